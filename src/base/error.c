@@ -1,0 +1,28 @@
+/* error.c — thread-local last-error message and the invariant panic. */
+#include "base/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static _Thread_local char g_msg[1024];
+
+slm_status slm_err(slm_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void slm_err_clear(void) { g_msg[0] = 0; }
+
+const char *slm_last_error(void) { return g_msg; }
+
+const char *slm_version(void) { return "0.1.0"; }
+
+void slm_panic(const char *file, int line, const char *what) {
+    fprintf(stderr, "slm: internal error at %s:%d: %s\n", file, line, what);
+    fflush(stderr);
+    abort();
+}
