@@ -3,19 +3,27 @@
  * golden models (tests/data/models, from ../shared/golden/models; rules from
  * its README "Tolerances for models/"):
  *  - logits of every prompt position vs logits[.T].deqf32.f32 (slm keeps
- *    activations in float32): normalised error < 1e-4, argmax equal where the
- *    reference margin > 0.05;
+ *    activations in float32): normalised error < 1e-4 (< 2e-3 for the GELU
+ *    models gemma, gemma2, gemma3, gpt2), argmax equal where the reference
+ *    margin > 0.05;
  *  - vs llama.cpp's own quantized run (8-bit activations): F16 < 3e-3,
  *    BF16 < 3e-2 and mean KL < 1e-3, K/legacy quants mean KL < 0.02,
  *    max KL < 0.06, normalised < 0.08, argmax equal where margin >= 0.5;
  *  - 32 greedy ids equal llama.cpp's up to the first step whose margin is
  *    below 0.05.
  * And the really-trained TinyStories model (tests/data/trained).
+ *
+ * The golden_<model>_<type> cases run on the scalar reference kernels (float32
+ * activations, forced with slm_kernels_force): the fastest table quantizes
+ * activations as llama.cpp does, which these float references cannot pin;
+ * test_kernels.c holds that table to llama.cpp's own logits instead. The
+ * trained model (F32 weights) runs on the fastest table.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "slm.h"
 #include "test.h"
 #include "util.h"
@@ -66,6 +74,7 @@ static int greedy(slm_model *m, const int32_t *ids, int n, int n_gen, int32_t *o
 typedef struct {
     const char *dir;  /* folder under tests/data/models */
     const char *type; /* "F32", "Q4_K", ... */
+    double tol;       /* normalised error vs the float32-activation reference */
 } variant;
 
 static void check_variant(const variant *v) {
@@ -99,7 +108,8 @@ static void check_variant(const variant *v) {
     int64_t npm = tu_read_named_floats(slm_test_data(margins), pm_name, pm, MAX_IDS);
     EXPECT(npm == n, "(%s %s)", margins, pm_name);
     double err = tu_norm_err(got, ref, (int64_t)n * V);
-    EXPECT(err < 1e-4, "(%s vs %s: normalised error %.3g)", path, ref_path, err);
+    EXPECT(err < v->tol, "(%s vs %s: normalised error %.3g, tolerance %.3g)", path, ref_path, err, v->tol);
+    if (getenv("SLM_TEST_VERBOSE")) printf("     %s: normalised error %.3g (tolerance %.3g)\n", path, err, v->tol);
     for (int i = 0; i < n && i < npm; i++)
         if (pm[i] > 0.05f)
             EXPECT(tu_argmax(got + (size_t)i * V, V) == tu_argmax(ref + (size_t)i * V, V),
@@ -149,8 +159,17 @@ static void check_variant(const variant *v) {
     slm_model_free(m);
 }
 
-#define VARIANT_TEST(dir, type) \
-    TEST(golden_##dir##_##type) { check_variant(&(variant){#dir, #type}); }
+/* README tolerances vs the float32 reference: 1e-4 for SiLU models; 2e-3 for
+ * the GELU models (gemma*, gpt2), since slm computes tanh-GELU exactly while
+ * llama.cpp reads an fp16 table (measured noise floor 4.7e-4). */
+#define VARIANT_TEST_TOL(dir, type, tol)                     \
+    TEST(golden_##dir##_##type) {                            \
+        slm_kernels_force("scalar");                         \
+        check_variant(&(variant){#dir, #type, tol});         \
+        slm_kernels_force(NULL);                             \
+    }
+#define VARIANT_TEST(dir, type) VARIANT_TEST_TOL(dir, type, 1e-4)
+#define GELU_TOL 2e-3
 
 VARIANT_TEST(llama, F32)
 VARIANT_TEST(llama, F16)
@@ -175,6 +194,27 @@ VARIANT_TEST(qwen2, Q4_0)
 VARIANT_TEST(qwen3, F32)
 VARIANT_TEST(qwen3, Q8_0)
 VARIANT_TEST(qwen3, Q4_0)
+VARIANT_TEST(qwen3moe, F32)
+VARIANT_TEST(qwen3moe, Q8_0)
+VARIANT_TEST(qwen3moe, Q4_0)
+VARIANT_TEST(llama_moe, F32)
+VARIANT_TEST(llama_moe, Q8_0)
+VARIANT_TEST(llama_moe, Q4_0)
+VARIANT_TEST(phi3, F32)
+VARIANT_TEST(phi3, Q8_0)
+VARIANT_TEST(phi3, Q4_0)
+VARIANT_TEST_TOL(gemma, F32, GELU_TOL)
+VARIANT_TEST_TOL(gemma, Q8_0, GELU_TOL)
+VARIANT_TEST_TOL(gemma, Q4_0, GELU_TOL)
+VARIANT_TEST_TOL(gemma2, F32, GELU_TOL)
+VARIANT_TEST_TOL(gemma2, Q8_0, GELU_TOL)
+VARIANT_TEST_TOL(gemma2, Q4_0, GELU_TOL)
+VARIANT_TEST_TOL(gemma3, F32, GELU_TOL)
+VARIANT_TEST_TOL(gemma3, Q8_0, GELU_TOL)
+VARIANT_TEST_TOL(gemma3, Q4_0, GELU_TOL)
+VARIANT_TEST_TOL(gpt2, F32, GELU_TOL)
+VARIANT_TEST_TOL(gpt2, Q8_0, GELU_TOL)
+VARIANT_TEST_TOL(gpt2, Q4_0, GELU_TOL)
 
 /* The really-trained model: logits of a 33-token prompt and 64 greedy ids
  * for each of 5 prompts (compared up to the first margin below 1e-3). */

@@ -1,7 +1,9 @@
-/* mmap.c — read-only whole-file mapping (POSIX mmap). */
+/* mmap.c — a whole file, read-only: mapped, or read into anonymous memory
+ * (POSIX mmap; see mmap.h). */
 #include "base/mmap.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,7 +39,76 @@ slm_status slm_map_file(const char *path, slm_file_map *out) {
     return SLM_OK;
 }
 
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *slm_huge_alloc(size_t size, size_t *alloc_size) {
+    const size_t alloc = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    if (alloc < size || alloc + HUGE_PAGE < alloc) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* over-allocate by one huge page, then trim both ends to a 2 MiB boundary */
+    uint8_t *raw = mmap(NULL, alloc + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    uint8_t *p = (uint8_t *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (p > raw) munmap(raw, (size_t)(p - raw));
+    if (p + alloc < raw + alloc + HUGE_PAGE) munmap(p + alloc, (size_t)(raw + alloc + HUGE_PAGE - (p + alloc)));
+#if defined(MADV_HUGEPAGE)
+    madvise(p, alloc, MADV_HUGEPAGE); /* advice: failure (no THP) only costs speed */
+#endif
+    *alloc_size = alloc;
+    return p;
+}
+
+void slm_huge_free(void *p, size_t alloc_size) {
+    if (p) munmap(p, alloc_size);
+}
+
+slm_status slm_read_file(const char *path, slm_file_map *out) {
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return slm_err(SLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        close(fd);
+        return slm_err(SLM_ERR_IO, "%s: %s", path, S_ISREG(st.st_mode) ? strerror(e) : "not a regular file");
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return SLM_OK;
+    }
+    const size_t size = (size_t)st.st_size;
+    size_t alloc;
+    uint8_t *p = slm_huge_alloc(size, &alloc);
+    if (!p) {
+        int e = errno;
+        close(fd);
+        return slm_err(SLM_ERR_NOMEM, "%s: cannot allocate %zu bytes: %s", path, size, strerror(e));
+    }
+    for (size_t done = 0; done < size;) {
+        size_t chunk = size - done < ((size_t)1 << 30) ? size - done : ((size_t)1 << 30);
+        ssize_t r = pread(fd, p + done, chunk, (off_t)done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : EIO;
+            munmap(p, alloc);
+            close(fd);
+            return slm_err(SLM_ERR_IO, "%s: read failed at byte %zu of %zu: %s", path, done, size,
+                           r < 0 ? strerror(e) : "file shrank while reading");
+        }
+        done += (size_t)r;
+    }
+    close(fd);
+    mprotect(p, alloc, PROT_READ); /* the weights are never written */
+    out->data = p;
+    out->size = size;
+    out->anon_size = alloc;
+    return SLM_OK;
+}
+
 void slm_unmap_file(slm_file_map *m) {
-    if (m->data && m->size) munmap((void *)m->data, m->size);
+    if (m->data && m->anon_size) munmap((void *)m->data, m->anon_size);
+    else if (m->data && m->size) munmap((void *)m->data, m->size);
     memset(m, 0, sizeof *m);
 }

@@ -92,10 +92,19 @@ typedef struct gguf_file {
     uint64_t n_tensors;
     gguf_tensor *tensors;
     uint64_t data_offset; /* start of the tensor data section */
+    /* Files built in memory (gguf_writer_to_file): no mapping; numeric array
+     * bytes are owned; owner keeps the tensor data alive and is released by
+     * gguf_close with owner_free, after everything else. */
+    bool in_memory;
+    void *owner;
+    void (*owner_free)(void *owner);
 } gguf_file;
 
 /* Maps and parses a file. */
 slm_status gguf_open(const char *path, gguf_file **out);
+/* The same; with no_mmap the file is read into anonymous memory instead of
+ * mapped (slm_read_file: huge pages, faster to stream from). */
+slm_status gguf_open_ex(const char *path, bool no_mmap, gguf_file **out);
 /* Parses bytes the caller keeps alive (fuzzing, tests); name is for messages. */
 slm_status gguf_parse(const uint8_t *data, size_t size, const char *name, gguf_file **out);
 void gguf_close(gguf_file *g);
@@ -154,5 +163,13 @@ slm_status gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t typ
 
 /* Writes the file to path.tmp.<pid> then renames it over path. */
 slm_status gguf_writer_write(gguf_writer *w, const char *path);
+
+/* Turns the writer's metadata and tensors into an in-memory gguf_file that
+ * reads like one parsed from disk (tensor data where add_tensor was given it,
+ * offsets as the writer would lay them out, size = the bytes of tensor
+ * data). The writer is freed. name is for messages; owner/owner_free (may be
+ * NULL) are released by gguf_close. On failure owner is released too. */
+slm_status gguf_writer_to_file(gguf_writer *w, const char *name, void *owner, void (*owner_free)(void *),
+                               gguf_file **out);
 
 #endif

@@ -118,8 +118,6 @@ static void scalar_from_bytes(uint32_t t, const uint8_t *b, gguf_value *v) {
     }
 }
 
-static void value_free(gguf_value *v);
-
 static slm_status rd_value(cursor *c, uint32_t type, gguf_value *v, const char *key, int depth) {
     memset(v, 0, sizeof *v);
     v->type = type;
@@ -172,11 +170,15 @@ static slm_status rd_value(cursor *c, uint32_t type, gguf_value *v, const char *
     return SLM_OK;
 }
 
-static void value_free(gguf_value *v) {
+/* owns_raw: numeric array bytes were allocated (in-memory files), not mapped. */
+static void value_free(gguf_value *v, bool owns_raw) {
     if (v->type == GGUF_TYPE_STRING) free(v->v.str.ptr);
-    else if (v->type == GGUF_TYPE_ARRAY && v->v.arr.items) {
-        for (uint64_t i = 0; i < v->v.arr.n; i++) value_free(&v->v.arr.items[i]);
-        free(v->v.arr.items);
+    else if (v->type == GGUF_TYPE_ARRAY) {
+        if (v->v.arr.items) {
+            for (uint64_t i = 0; i < v->v.arr.n; i++) value_free(&v->v.arr.items[i], owns_raw);
+            free(v->v.arr.items);
+        }
+        if (owns_raw) free((void *)v->v.arr.raw);
     }
     memset(v, 0, sizeof *v);
 }
@@ -186,7 +188,7 @@ void gguf_close(gguf_file *g) {
     if (g->kv) {
         for (uint64_t i = 0; i < g->n_kv; i++) {
             free(g->kv[i].key);
-            value_free(&g->kv[i].value);
+            value_free(&g->kv[i].value, g->in_memory);
         }
         free(g->kv);
     }
@@ -195,6 +197,7 @@ void gguf_close(gguf_file *g) {
         free(g->tensors);
     }
     slm_unmap_file(&g->map);
+    if (g->owner_free) g->owner_free(g->owner);
     free(g->path);
     free(g);
 }
@@ -369,10 +372,12 @@ fail:
     return st;
 }
 
-slm_status gguf_open(const char *path, gguf_file **out) {
+slm_status gguf_open(const char *path, gguf_file **out) { return gguf_open_ex(path, false, out); }
+
+slm_status gguf_open_ex(const char *path, bool no_mmap, gguf_file **out) {
     *out = NULL;
     slm_file_map m;
-    slm_status st = slm_map_file(path, &m);
+    slm_status st = no_mmap ? slm_read_file(path, &m) : slm_map_file(path, &m);
     if (st) return st;
     gguf_file *g;
     st = gguf_parse(m.data, m.size, path, &g);

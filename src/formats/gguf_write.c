@@ -350,3 +350,51 @@ slm_status gguf_writer_write(gguf_writer *w, const char *path) {
     free(tmp);
     return st;
 }
+
+/* ------------------------------------------------------------------------ */
+/* In-memory files                                                           */
+/* ------------------------------------------------------------------------ */
+
+slm_status gguf_writer_to_file(gguf_writer *w, const char *name, void *owner, void (*owner_free)(void *),
+                               gguf_file **out) {
+    *out = NULL;
+    gguf_file *g = calloc(1, sizeof *g);
+    if (!g || !(g->path = strdup(name)) ||
+        !(g->tensors = calloc(w->n_t ? (size_t)w->n_t : 1, sizeof *g->tensors))) {
+        if (g) free(g->path);
+        free(g);
+        gguf_writer_free(w);
+        if (owner_free) owner_free(owner);
+        return slm_err(SLM_ERR_NOMEM, "%s: out of memory", name);
+    }
+    g->in_memory = true;
+    g->owner = owner;
+    g->owner_free = owner_free;
+    g->version = 3;
+    g->alignment = GGUF_DEFAULT_ALIGNMENT;
+    /* the metadata moves over: the reader's ownership rules are the writer's
+     * (owned strings, items and, for in_memory files, numeric bytes) */
+    g->kv = w->kv;
+    g->n_kv = w->n_kv;
+    w->kv = NULL;
+    w->n_kv = 0;
+    uint64_t off = 0;
+    for (uint64_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        gguf_tensor *d = &g->tensors[i];
+        d->name = t->name; /* moved */
+        w->t[i].name = NULL;
+        d->n_dims = t->n_dims;
+        memcpy(d->ne, t->ne, sizeof d->ne);
+        d->type = t->type;
+        d->offset = off;
+        d->nbytes = t->nbytes;
+        d->data = t->data;
+        off += (t->nbytes + g->alignment - 1) / g->alignment * g->alignment;
+    }
+    g->n_tensors = w->n_t;
+    g->size = (size_t)off;
+    gguf_writer_free(w);
+    *out = g;
+    return SLM_OK;
+}

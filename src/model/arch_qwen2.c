@@ -5,8 +5,8 @@
 #include "model/model.h"
 
 static slm_status qwen2_load(slm_model *m) {
-    slm_llama_flags fl = {.rope_type = SLM_ROPE_NEOX, .qkv_bias = true};
-    return slm_llama_load(m, &fl);
+    slm_decoder_flags fl = {.rope_type = SLM_ROPE_NEOX, .qkv_bias = true};
+    return slm_decoder_load(m, &fl);
 }
 
 const slm_arch slm_arch_qwen2 = {.name = "qwen2", .load = qwen2_load};

@@ -6,8 +6,8 @@
 #include "model/model.h"
 
 static slm_status qwen3_load(slm_model *m) {
-    slm_llama_flags fl = {.rope_type = SLM_ROPE_NEOX, .qk_norm = true};
-    return slm_llama_load(m, &fl);
+    slm_decoder_flags fl = {.rope_type = SLM_ROPE_NEOX, .qk_norm = true};
+    return slm_decoder_load(m, &fl);
 }
 
 const slm_arch slm_arch_qwen3 = {.name = "qwen3", .load = qwen3_load};

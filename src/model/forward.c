@@ -1,126 +1,98 @@
 /*
- * forward.c — the llama-family forward pass over a batch of tokens.
+ * forward.c — the forward pass of every decoder-only architecture over a
+ * batch of tokens: embeddings, the blocks, the classifier. The sub-layers
+ * are in attention.c, ffn.c and moe.c (blocks.h).
  *
- * Per layer (pre-norm residual blocks):
- *   xb = rmsnorm(x) · attn_norm
- *   q, k, v = xb·Wqᵀ (+bq), xb·Wkᵀ (+bk), xb·Wvᵀ (+bv)
- *   [qwen3] q, k = rmsnorm per head · q_norm / k_norm
- *   q, k = rope(q, k, pos)      (norm or NeoX pairs; rope_freqs divides θ)
- *   append k, v to the cache; att = causal softmax(q·kᵀ/√hd)·v per head (GQA)
- *   x += att·Woᵀ
- *   xb = rmsnorm(x) · ffn_norm
- *   x += (silu(xb·Wgateᵀ) * xb·Wupᵀ)·Wdownᵀ
- * logits = rmsnorm(x) · output_norm · Woutputᵀ
- *
- * Attention materialises one row of scores per (token, head) at a time, in a
- * per-thread buffer of n_ctx floats.
+ *   x = tok_embd[t] · embd_scale (+ pos_embd[pos] for learned positions)
+ *   per block (pre-norm residual):
+ *     xb = norm(x) · attn_norm (+ b)          norm = RMSNorm or LayerNorm
+ *     xb = attention(xb)
+ *     [post-norms] xb = rmsnorm(xb) · attn_post_norm
+ *     x += xb
+ *     xb = norm(x) · ffn_norm (+ b)
+ *     xb = ffn(xb) or experts(xb)
+ *     [post-norms] xb = rmsnorm(xb) · ffn_post_norm
+ *     x += xb
+ *   logits = norm(x) · output_norm (+ b) · Woutputᵀ (+ b)
+ *   [final soft-cap] logits = c · tanh(logits / c)
  */
 #include <math.h>
 #include <string.h>
 
 #include "base/error.h"
-#include "infer/context.h"
+#include "model/blocks.h"
+#include "model/lora.h"
 #include "model/ops.h"
 
-/* ------------------------------------------------------------------------ */
-/* Attention                                                                  */
-/* ------------------------------------------------------------------------ */
-
-typedef struct {
-    slm_ctx *ctx;
-    int layer;
-    int32_t n_tok;
-} attn_task;
-
-static void attn_worker(void *arg, int ith, int nth) {
-    attn_task *t = arg;
-    slm_ctx *c = t->ctx;
-    const slm_hparams *hp = &c->model->hp;
-    const int H = hp->n_head, HKV = hp->n_head_kv, HD = hp->head_dim;
-    const int64_t QD = (int64_t)H * HD, KD = (int64_t)HKV * HD;
-    const float *kc = c->k_cache + (size_t)t->layer * c->n_ctx * KD;
-    const float *vc = c->v_cache + (size_t)t->layer * c->n_ctx * KD;
-    float *sc = c->scores + (size_t)ith * c->n_ctx;
-    const float scale = 1.0f / sqrtf((float)HD);
-    int64_t lo, hi;
-    slm_split_range((int64_t)t->n_tok * H, ith, nth, &lo, &hi);
-    for (int64_t w = lo; w < hi; w++) {
-        int32_t i = (int32_t)(w / H);
-        int h = (int)(w % H);
-        int kvh = h / (H / HKV);
-        int32_t pos = c->n_past + i; /* keys 0..pos are visible */
-        const float *q = c->q + i * QD + (int64_t)h * HD;
-        for (int32_t j = 0; j <= pos; j++) {
-            const float *k = kc + (size_t)j * KD + (size_t)kvh * HD;
-            float s = 0.0f;
-            for (int d = 0; d < HD; d++) s += q[d] * k[d];
-            sc[j] = s * scale;
-        }
-        slm_softmax(sc, pos + 1);
-        float *out = c->att + i * QD + (int64_t)h * HD;
-        memset(out, 0, (size_t)HD * sizeof(float));
-        for (int32_t j = 0; j <= pos; j++) {
-            const float *v = vc + (size_t)j * KD + (size_t)kvh * HD;
-            float p = sc[j];
-            for (int d = 0; d < HD; d++) out[d] += p * v[d];
+/* out (n, E) = the model's norm (hp->norm_type) of each row of x, gain w,
+ * bias b where present. out may equal x. */
+static void norm_rows(const slm_hparams *hp, float *out, const float *x, const slm_tensor *w, const slm_tensor *b,
+                      int32_t n) {
+    const int64_t E = hp->n_embd;
+    for (int32_t i = 0; i < n; i++) {
+        if (hp->norm_type == SLM_NORM_LAYER) {
+            slm_layernorm(out + i * E, x + i * E, w->data, b->data, E, hp->norm_eps);
+        } else {
+            slm_rmsnorm(out + i * E, x + i * E, w->data, E, hp->norm_eps);
+            if (b->data)
+                for (int64_t j = 0; j < E; j++) out[i * E + j] += ((const float *)b->data)[j];
         }
     }
 }
 
-/* ------------------------------------------------------------------------ */
-/* One layer                                                                  */
-/* ------------------------------------------------------------------------ */
-
-static void add_bias(float *y, const slm_tensor *b, int32_t n_tok, int64_t n) {
-    if (!b->data) return;
-    const float *bv = b->data;
-    for (int32_t i = 0; i < n_tok; i++)
-        for (int64_t j = 0; j < n; j++) y[i * n + j] += bv[j];
+/* Post-norms are RMSNorms whatever the block's norm (gemma2/3). */
+static void post_norm(const slm_hparams *hp, float *xb, const slm_tensor *w, int32_t n) {
+    if (!w->data) return;
+    const int64_t E = hp->n_embd;
+    for (int32_t i = 0; i < n; i++) slm_rmsnorm(xb + i * E, xb + i * E, w->data, E, hp->norm_eps);
 }
 
 static void layer_forward(slm_ctx *c, int il, int32_t n) {
-    slm_model *m = c->model;
-    const slm_hparams *hp = &m->hp;
-    const slm_layer *L = &m->layers[il];
-    const int64_t E = hp->n_embd, HD = hp->head_dim, QD = (int64_t)hp->n_head * HD,
-                  KD = (int64_t)hp->n_head_kv * HD, F = hp->n_ff;
-    slm_pool *pool = m->pool;
+    const slm_hparams *hp = &c->model->hp;
+    const slm_layer *L = &c->model->layers[il];
+    const int64_t nE = (int64_t)n * hp->n_embd;
 
-    for (int32_t i = 0; i < n; i++) slm_rmsnorm(c->xb + i * E, c->x + i * E, L->attn_norm.data, E, hp->norm_eps);
-    slm_matmul(pool, &L->wq, c->xb, n, c->q, c->xconv, c->xconv_bytes);
-    slm_matmul(pool, &L->wk, c->xb, n, c->k, c->xconv, c->xconv_bytes);
-    slm_matmul(pool, &L->wv, c->xb, n, c->v, c->xconv, c->xconv_bytes);
-    add_bias(c->q, &L->bq, n, QD);
-    add_bias(c->k, &L->bk, n, KD);
-    add_bias(c->v, &L->bv, n, KD);
+    norm_rows(hp, c->xb, c->x, &L->attn_norm, &L->attn_norm_b, n);
+    slm_block_attention(c, il, n);
+    post_norm(hp, c->xb, &L->attn_post_norm, n);
+    for (int64_t i = 0; i < nE; i++) c->x[i] += c->xb[i];
+
+    norm_rows(hp, c->xb, c->x, &L->ffn_norm, &L->ffn_norm_b, n);
+    if (L->ffn_gate_inp.data)
+        slm_block_moe(c, il, n);
+    else
+        slm_block_ffn(c, il, n);
+    post_norm(hp, c->xb, &L->ffn_post_norm, n);
+    for (int64_t i = 0; i < nE; i++) c->x[i] += c->xb[i];
+}
+
+static void embed(slm_ctx *c, const slm_token *tokens, int32_t n) {
+    const slm_model *m = c->model;
+    const int64_t E = m->hp.n_embd;
     for (int32_t i = 0; i < n; i++) {
-        float *q = c->q + i * QD, *k = c->k + i * KD;
-        if (L->q_norm.data)
-            for (int h = 0; h < hp->n_head; h++) slm_rmsnorm(q + h * HD, q + h * HD, L->q_norm.data, HD, hp->norm_eps);
-        if (L->k_norm.data)
-            for (int h = 0; h < hp->n_head_kv; h++)
-                slm_rmsnorm(k + h * HD, k + h * HD, L->k_norm.data, HD, hp->norm_eps);
-        int32_t pos = c->n_past + i;
-        slm_rope(q, hp->n_head, (int)HD, hp->n_rot, pos, c->inv_freq, hp->rope_type);
-        slm_rope(k, hp->n_head_kv, (int)HD, hp->n_rot, pos, c->inv_freq, hp->rope_type);
+        float *x = c->x + i * E;
+        slm_tensor_get_row(&m->tok_embd, tokens[i], x);
+        if (m->hp.embd_scale != 1.0f)
+            for (int64_t j = 0; j < E; j++) x[j] *= m->hp.embd_scale;
+        if (m->pos_embd.data) { /* slm_ctx_new keeps n_ctx within its rows */
+            float *p = c->xb; /* free until the first block */
+            slm_tensor_get_row(&m->pos_embd, slm_ctx_row_pos(c, i), p);
+            for (int64_t j = 0; j < E; j++) x[j] += p[j];
+        }
     }
-    /* append this batch's keys and values to the cache */
-    float *kc = c->k_cache + ((size_t)il * c->n_ctx + (size_t)c->n_past) * KD;
-    float *vc = c->v_cache + ((size_t)il * c->n_ctx + (size_t)c->n_past) * KD;
-    memcpy(kc, c->k, (size_t)n * KD * sizeof(float));
-    memcpy(vc, c->v, (size_t)n * KD * sizeof(float));
+}
 
-    attn_task at = {c, il, n};
-    slm_pool_run(pool, attn_worker, &at);
-    slm_matmul(pool, &L->wo, c->att, n, c->xb, c->xconv, c->xconv_bytes);
-    for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb[i];
-
-    for (int32_t i = 0; i < n; i++) slm_rmsnorm(c->xb + i * E, c->x + i * E, L->ffn_norm.data, E, hp->norm_eps);
-    slm_matmul(pool, &L->ffn_gate, c->xb, n, c->hb, c->xconv, c->xconv_bytes);
-    slm_matmul(pool, &L->ffn_up, c->xb, n, c->hb2, c->xconv, c->xconv_bytes);
-    for (int64_t i = 0; i < n * F; i++) c->hb[i] = slm_silu(c->hb[i]) * c->hb2[i];
-    slm_matmul(pool, &L->ffn_down, c->hb, n, c->xb, c->xconv, c->xconv_bytes);
-    for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb[i];
+/* logits (n_out, n_vocab) of the n_out normalised rows in xb. */
+static void classify(slm_ctx *c, int32_t n_out) {
+    const slm_model *m = c->model;
+    const slm_hparams *hp = &m->hp;
+    slm_matmul(m->pool, &m->output, c->xb, n_out, c->logits, c->xconv, c->xconv_bytes);
+    slm_lora_apply(c, 0, SLM_LORA_OUTPUT, c->xb, n_out, c->logits);
+    slm_add_bias(c->logits, &m->output_b, n_out, hp->n_vocab);
+    if (hp->final_softcap > 0.0f) {
+        const float cap = hp->final_softcap;
+        for (int64_t i = 0; i < (int64_t)n_out * hp->n_vocab; i++) c->logits[i] = cap * tanhf(c->logits[i] / cap);
+    }
 }
 
 slm_status slm_forward(slm_ctx *c, const slm_token *tokens, int32_t n, bool all_logits) {
@@ -133,16 +105,56 @@ slm_status slm_forward(slm_ctx *c, const slm_token *tokens, int32_t n, bool all_
             return slm_err(SLM_ERR_ARG, "token id %d at batch position %d is outside the vocabulary (0..%d)",
                            tokens[i], i, hp->n_vocab - 1);
     }
-    for (int32_t i = 0; i < n; i++) slm_tensor_get_row(&m->tok_embd, tokens[i], c->x + i * E);
+    embed(c, tokens, n);
     for (int il = 0; il < hp->n_layer; il++) layer_forward(c, il, n);
+
+    if (c->embd_sum) { /* slm_ctx_embed: sum of the final hidden states */
+        norm_rows(hp, c->xb, c->x, &m->output_norm, &m->output_norm_b, n);
+        for (int32_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < E; j++) c->embd_sum[j] += c->xb[i * E + j];
+    }
 
     int32_t first = all_logits ? 0 : n - 1;
     int32_t n_out = n - first;
-    for (int32_t i = 0; i < n_out; i++)
-        slm_rmsnorm(c->xb + i * E, c->x + (first + i) * E, m->output_norm.data, E, hp->norm_eps);
-    slm_matmul(m->pool, &m->output, c->xb, n_out, c->logits, c->xconv, c->xconv_bytes);
+    norm_rows(hp, c->xb, c->x + first * E, &m->output_norm, &m->output_norm_b, n_out);
+    classify(c, n_out);
     c->n_logits = n_out;
     c->logits_first = first;
     c->n_past += n;
+    return SLM_OK;
+}
+
+/* Several sequences in one pass (see context.h): the matmuls see all n rows;
+ * attention.c sends each row to its own sequence's cache. Logits are computed
+ * only for each sequence's last row, then copied to that sequence. */
+slm_status slm_forward_rows(slm_ctx *c, slm_ctx **seqs, const slm_token *tokens, int32_t n) {
+    slm_model *m = c->model;
+    const slm_hparams *hp = &m->hp;
+    const int64_t E = hp->n_embd, V = hp->n_vocab;
+    SLM_CHECK(n > 0 && n <= c->n_batch && c->row_seq && c->row_pos && !c->k_cache);
+    for (int32_t i = 0; i < n; i++) c->row_seq[i] = seqs[i];
+    embed(c, tokens, n);
+    for (int il = 0; il < hp->n_layer; il++) layer_forward(c, il, n);
+
+    /* the last row of each sequence, gathered into xb */
+    int32_t n_out = 0;
+    for (int32_t i = 0; i < n; i++) {
+        bool last = true;
+        for (int32_t j = i + 1; j < n && last; j++) last = seqs[j] != seqs[i];
+        if (!last) continue;
+        norm_rows(hp, c->xb + n_out * E, c->x + i * E, &m->output_norm, &m->output_norm_b, 1);
+        c->row_pos[n_out++] = i; /* row_pos is free now: reuse it for the row index */
+    }
+    classify(c, n_out);
+    for (int32_t k = 0; k < n_out; k++) {
+        slm_ctx *s = seqs[c->row_pos[k]];
+        int32_t rows = 0;
+        for (int32_t i = 0; i < n; i++) rows += seqs[i] == s;
+        memcpy(s->logits, c->logits + (size_t)k * V, (size_t)V * sizeof(float));
+        s->n_logits = 1;
+        s->logits_first = rows - 1;
+        s->n_past += rows;
+    }
+    c->n_logits = 0;
     return SLM_OK;
 }

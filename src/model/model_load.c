@@ -1,15 +1,21 @@
 /*
- * model_load.c — opens a GGUF model: finds the architecture in the registry,
- * lets it read hyper-parameters and bind tensors, loads the vocabulary.
- * Also the binding helpers the arch_*.c files use, and the public
- * slm_model_* / token functions.
+ * model_load.c — opens a GGUF model (or a Hugging Face folder, which
+ * hf_folder.c presents as an in-memory GGUF file): finds the architecture in
+ * the registry, lets it read hyper-parameters and bind tensors, loads the
+ * vocabulary.
+ * Also the key and tensor-binding helpers the arch_*.c files use (the shared
+ * decoder loader is decoder_load.c), and the public slm_model_* / token
+ * functions.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
+#include "kernels/kernels.h"
+#include "model/hf_folder.h"
 #include "model/model.h"
 #include "quant/quant.h"
 
@@ -19,9 +25,13 @@ slm_model_params slm_model_default_params(void) {
     return p;
 }
 
+static void arch_key(const slm_model *m, const char *suffix, char *key, size_t cap) {
+    snprintf(key, cap, "%s.%s", m->arch->name, suffix);
+}
+
 slm_status slm_model_get_u32(slm_model *m, const char *suffix, bool required, uint32_t def, int32_t *out) {
     char key[256];
-    snprintf(key, sizeof key, "%s.%s", m->arch->name, suffix);
+    arch_key(m, suffix, key, sizeof key);
     const gguf_kv *kv = gguf_find_kv(m->gguf, key);
     if (!kv) {
         if (required) return slm_err(SLM_ERR_FORMAT, "%s: missing required key '%s'", m->gguf->path, key);
@@ -37,15 +47,45 @@ slm_status slm_model_get_u32(slm_model *m, const char *suffix, bool required, ui
 
 slm_status slm_model_get_f32(slm_model *m, const char *suffix, bool required, float def, float *out) {
     char key[256];
-    snprintf(key, sizeof key, "%s.%s", m->arch->name, suffix);
+    arch_key(m, suffix, key, sizeof key);
     const gguf_kv *kv = gguf_find_kv(m->gguf, key);
     if (!kv) {
         if (required) return slm_err(SLM_ERR_FORMAT, "%s: missing required key '%s'", m->gguf->path, key);
         *out = def;
         return SLM_OK;
     }
-    if (!gguf_get_f32(m->gguf, key, out))
-        return slm_err(SLM_ERR_FORMAT, "%s: key '%s' must be a number", m->gguf->path, key);
+    if (!gguf_get_f32(m->gguf, key, out) || !isfinite(*out))
+        return slm_err(SLM_ERR_FORMAT, "%s: key '%s' must be a finite number", m->gguf->path, key);
+    return SLM_OK;
+}
+
+slm_status slm_model_get_bool(slm_model *m, const char *suffix, bool def, bool *out) {
+    char key[256];
+    arch_key(m, suffix, key, sizeof key);
+    if (!gguf_find_kv(m->gguf, key)) {
+        *out = def;
+        return SLM_OK;
+    }
+    if (!gguf_get_bool(m->gguf, key, out))
+        return slm_err(SLM_ERR_FORMAT, "%s: key '%s' must be a boolean", m->gguf->path, key);
+    return SLM_OK;
+}
+
+/* Fills t from g after the caller checked the shape. Matrices must have a
+ * kernel; 1-D tensors (norms, biases, rope factors) are read as float32. */
+static slm_status bind(slm_model *m, slm_tensor *t, const gguf_tensor *g) {
+    t->name = g->name;
+    t->data = g->data;
+    t->type = (int)g->type;
+    t->n_dims = (int)g->n_dims;
+    for (int d = 0; d < 4; d++) t->ne[d] = g->ne[d];
+    t->row_bytes = slm_row_size(t->type, t->ne[0]);
+    if (t->n_dims == 1 && t->type != SLM_TYPE_F32)
+        return slm_err(SLM_ERR_UNSUPPORTED, "%s: tensor '%s' is %s; 1-D tensors must be F32", m->gguf->path, g->name,
+                       slm_type_name(t->type));
+    if (t->n_dims > 1 && !slm_kernels_ref()->vec_dot[t->type])
+        return slm_err(SLM_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which slm cannot multiply", m->gguf->path,
+                       g->name, slm_type_name(t->type) ? slm_type_name(t->type) : "(unknown)");
     return SLM_OK;
 }
 
@@ -67,86 +107,68 @@ slm_status slm_model_tensor(slm_model *m, slm_tensor *t, bool required, int64_t 
         return slm_err(SLM_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld, %lld], expected [%lld, %lld]",
                        m->gguf->path, name, (long long)g->ne[0], (long long)g->ne[1], (long long)g->ne[2],
                        (long long)ne0, (long long)(ne1 ? ne1 : 1));
-    t->name = g->name;
-    t->data = g->data;
-    t->type = (int)g->type;
-    t->n_dims = (int)g->n_dims;
-    for (int d = 0; d < 4; d++) t->ne[d] = g->ne[d];
-    t->row_bytes = slm_row_size(t->type, t->ne[0]);
-    /* 1-D tensors (norms, biases, rope factors) are read as float32 */
-    if (t->n_dims == 1 && t->type != SLM_TYPE_F32)
-        return slm_err(SLM_ERR_UNSUPPORTED, "%s: tensor '%s' is %s; 1-D tensors must be F32", m->gguf->path, name,
-                       slm_type_name(t->type));
-    return SLM_OK;
+    return bind(m, t, g);
 }
 
-#define TRY(x)                       \
-    do {                             \
-        slm_status st_ = (x);        \
-        if (st_ != SLM_OK) return st_; \
-    } while (0)
-
-slm_status slm_llama_load(slm_model *m, const slm_llama_flags *fl) {
-    slm_hparams *hp = &m->hp;
-    const char *path = m->gguf->path;
-    TRY(slm_model_get_u32(m, "embedding_length", true, 0, &hp->n_embd));
-    TRY(slm_model_get_u32(m, "block_count", true, 0, &hp->n_layer));
-    TRY(slm_model_get_u32(m, "attention.head_count", true, 0, &hp->n_head));
-    TRY(slm_model_get_u32(m, "attention.head_count_kv", false, (uint32_t)hp->n_head, &hp->n_head_kv));
-    TRY(slm_model_get_u32(m, "feed_forward_length", true, 0, &hp->n_ff));
-    TRY(slm_model_get_u32(m, "context_length", false, 2048, &hp->n_ctx_train));
-    TRY(slm_model_get_f32(m, "attention.layer_norm_rms_epsilon", false, 1e-5f, &hp->norm_eps));
-    TRY(slm_model_get_f32(m, "rope.freq_base", false, 10000.0f, &hp->rope_base));
-    if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_head <= 0 || hp->n_head_kv <= 0 || hp->n_ff <= 0 ||
-        hp->n_layer > 4096 || hp->n_embd > (1 << 20))
-        return slm_err(SLM_ERR_FORMAT, "%s: model sizes out of range (embedding %d, blocks %d, heads %d/%d, ffn %d)",
-                       path, hp->n_embd, hp->n_layer, hp->n_head, hp->n_head_kv, hp->n_ff);
-    if (hp->n_head % hp->n_head_kv != 0)
-        return slm_err(SLM_ERR_FORMAT, "%s: %s.attention.head_count %d is not a multiple of head_count_kv %d", path,
-                       m->arch->name, hp->n_head, hp->n_head_kv);
-    int32_t hd_default = hp->n_embd / hp->n_head;
-    TRY(slm_model_get_u32(m, "attention.key_length", false, (uint32_t)hd_default, &hp->head_dim));
-    int32_t vlen;
-    TRY(slm_model_get_u32(m, "attention.value_length", false, (uint32_t)hp->head_dim, &vlen));
-    if (vlen != hp->head_dim || hp->head_dim <= 0 || hp->head_dim % 2)
-        return slm_err(SLM_ERR_UNSUPPORTED, "%s: head sizes key %d / value %d (expected equal and even)", path,
-                       hp->head_dim, vlen);
-    TRY(slm_model_get_u32(m, "rope.dimension_count", false, (uint32_t)hp->head_dim, &hp->n_rot));
-    if (hp->n_rot <= 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2)
-        return slm_err(SLM_ERR_FORMAT, "%s: %s.rope.dimension_count %d (expected even, <= head size %d)", path,
-                       m->arch->name, hp->n_rot, hp->head_dim);
-    hp->rope_type = fl->rope_type;
-
-    const int64_t E = hp->n_embd, HD = hp->head_dim, QD = (int64_t)hp->n_head * HD,
-                  KD = (int64_t)hp->n_head_kv * HD, F = hp->n_ff;
-    TRY(slm_model_tensor(m, &m->tok_embd, true, E, -1, "token_embd.weight"));
-    hp->n_vocab = (int32_t)m->tok_embd.ne[1];
-    TRY(slm_model_tensor(m, &m->output_norm, true, E, 0, "output_norm.weight"));
-    TRY(slm_model_tensor(m, &m->output, false, E, hp->n_vocab, "output.weight"));
-    if (!m->output.data) m->output = m->tok_embd; /* tied classifier */
-    TRY(slm_model_tensor(m, &m->rope_freqs, false, hp->n_rot / 2, 0, "rope_freqs.weight"));
-
-    if (gguf_find_tensor(m->gguf, "blk.0.ffn_gate_exps.weight"))
-        return slm_err(SLM_ERR_UNSUPPORTED, "%s: mixture-of-experts models are not supported yet", path);
-    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (!m->layers) return slm_err(SLM_ERR_NOMEM, "%s: out of memory", path);
-    for (int i = 0; i < hp->n_layer; i++) {
-        slm_layer *l = &m->layers[i];
-        TRY(slm_model_tensor(m, &l->attn_norm, true, E, 0, "blk.%d.attn_norm.weight", i));
-        TRY(slm_model_tensor(m, &l->wq, true, E, QD, "blk.%d.attn_q.weight", i));
-        TRY(slm_model_tensor(m, &l->wk, true, E, KD, "blk.%d.attn_k.weight", i));
-        TRY(slm_model_tensor(m, &l->wv, true, E, KD, "blk.%d.attn_v.weight", i));
-        TRY(slm_model_tensor(m, &l->wo, true, QD, E, "blk.%d.attn_output.weight", i));
-        TRY(slm_model_tensor(m, &l->bq, fl->qkv_bias, QD, 0, "blk.%d.attn_q.bias", i));
-        TRY(slm_model_tensor(m, &l->bk, fl->qkv_bias, KD, 0, "blk.%d.attn_k.bias", i));
-        TRY(slm_model_tensor(m, &l->bv, fl->qkv_bias, KD, 0, "blk.%d.attn_v.bias", i));
-        TRY(slm_model_tensor(m, &l->q_norm, fl->qk_norm, HD, 0, "blk.%d.attn_q_norm.weight", i));
-        TRY(slm_model_tensor(m, &l->k_norm, fl->qk_norm, HD, 0, "blk.%d.attn_k_norm.weight", i));
-        TRY(slm_model_tensor(m, &l->ffn_norm, true, E, 0, "blk.%d.ffn_norm.weight", i));
-        TRY(slm_model_tensor(m, &l->ffn_gate, true, E, F, "blk.%d.ffn_gate.weight", i));
-        TRY(slm_model_tensor(m, &l->ffn_up, true, E, F, "blk.%d.ffn_up.weight", i));
-        TRY(slm_model_tensor(m, &l->ffn_down, true, F, E, "blk.%d.ffn_down.weight", i));
+slm_status slm_model_tensor_3d(slm_model *m, slm_tensor *t, bool required, int64_t ne0, int64_t ne1,
+                               int64_t ne2, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    memset(t, 0, sizeof *t);
+    const gguf_tensor *g = gguf_find_tensor(m->gguf, name);
+    if (!g) {
+        if (required) return slm_err(SLM_ERR_FORMAT, "%s: missing tensor '%s'", m->gguf->path, name);
+        return SLM_OK;
     }
+    if (g->n_dims != 3 || g->ne[0] != ne0 || g->ne[1] != ne1 || g->ne[2] != ne2)
+        return slm_err(SLM_ERR_FORMAT,
+                       "%s: tensor '%s' has shape [%lld, %lld, %lld] (%u dims), expected [%lld, %lld, %lld]",
+                       m->gguf->path, name, (long long)g->ne[0], (long long)g->ne[1], (long long)g->ne[2], g->n_dims,
+                       (long long)ne0, (long long)ne1, (long long)ne2);
+    return bind(m, t, g);
+}
+
+slm_tensor slm_tensor_slice(const slm_tensor *t, int64_t e) {
+    SLM_CHECK(t->data && e >= 0 && e < t->ne[2]);
+    slm_tensor s = *t;
+    s.data = (const uint8_t *)t->data + (size_t)e * (size_t)t->ne[1] * t->row_bytes;
+    s.n_dims = 2;
+    s.ne[2] = s.ne[3] = 1;
+    return s;
+}
+
+void slm_model_set_swa(slm_model *m, int32_t n_swa, int32_t pattern) {
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        bool local = n_swa > 0 && (pattern == 0 || (pattern > 0 && il % pattern < pattern - 1));
+        m->layers[il].n_swa = local ? n_swa : 0;
+    }
+}
+
+slm_status slm_model_read_swa(slm_model *m, int32_t n_swa, int32_t def_pattern) {
+    char key[256];
+    arch_key(m, "attention.sliding_window_pattern", key, sizeof key);
+    const gguf_kv *kv = gguf_find_kv(m->gguf, key);
+    if (!kv || kv->value.type != GGUF_TYPE_ARRAY) {
+        int32_t pattern;
+        slm_status st =
+            slm_model_get_u32(m, "attention.sliding_window_pattern", false, (uint32_t)def_pattern, &pattern);
+        if (st) return st;
+        slm_model_set_swa(m, n_swa, pattern);
+        return SLM_OK;
+    }
+    const gguf_value *v = &kv->value;
+    uint32_t et = v->v.arr.elem_type;
+    bool integer = et <= GGUF_TYPE_BOOL && et != GGUF_TYPE_FLOAT32; /* u8 .. i32, bool */
+    integer |= et == GGUF_TYPE_UINT64 || et == GGUF_TYPE_INT64;
+    if (!integer || v->v.arr.n != (uint64_t)m->hp.n_layer)
+        return slm_err(SLM_ERR_FORMAT,
+                       "%s: key '%s' must be an integer or %d integer flags (one per block), not %s[%llu]",
+                       m->gguf->path, key, m->hp.n_layer, gguf_vtype_name(et), (unsigned long long)v->v.arr.n);
+    for (int il = 0; il < m->hp.n_layer; il++)
+        m->layers[il].n_swa = n_swa > 0 && gguf_arr_i64(v, (uint64_t)il) != 0 ? n_swa : 0;
     return SLM_OK;
 }
 
@@ -160,13 +182,42 @@ void slm_model_free(slm_model *m) {
     free(m);
 }
 
+/* vocab_only with a Hugging Face tokenizer.json (or a folder holding one): an
+ * empty GGUF stands in for the metadata, so the model has no keys or tensors. */
+static slm_status load_hf_vocab(const char *path, slm_model *m) {
+    static const uint8_t empty_gguf[24] = {'G', 'G', 'U', 'F', 3}; /* v3, 0 tensors, 0 keys */
+    static const slm_arch hf = {.name = "vocab-only", .load = NULL};
+    slm_status st = gguf_parse(empty_gguf, sizeof empty_gguf, path, &m->gguf);
+    if (st) return st;
+    m->arch = &hf;
+    if ((st = slm_vocab_load_hf(path, &m->vocab))) return st;
+    m->hp.n_vocab = slm_vocab_n_tokens(m->vocab);
+    m->n_threads = 1;
+    return SLM_OK;
+}
+
 slm_status slm_model_load(const char *path, const slm_model_params *params, slm_model **out) {
     *out = NULL;
     slm_model_params defaults = slm_model_default_params();
     if (!params) params = &defaults;
     slm_model *m = calloc(1, sizeof *m);
     if (!m) return slm_err(SLM_ERR_NOMEM, "%s: out of memory", path);
-    slm_status st = gguf_open(path, &m->gguf);
+    if (params->vocab_only && slm_vocab_is_hf_path(path)) {
+        slm_status st = load_hf_vocab(path, m);
+        if (st) {
+            slm_model_free(m);
+            return st;
+        }
+        *out = m;
+        return SLM_OK;
+    }
+    hf_info hf = {0};
+    slm_status st = hf_is_folder(path) ? hf_folder_open(path, HF_FOR_RUN, &m->gguf, &hf)
+                                       : gguf_open_ex(path, params->no_mmap && !params->vocab_only, &m->gguf);
+    size_t plen = strlen(path);
+    if (st == SLM_ERR_FORMAT && plen > 12 && !strcmp(path + plen - 12, ".safetensors"))
+        st = slm_err(SLM_ERR_FORMAT, "%s: a safetensors file alone is not a model: load the folder that holds it "
+                     "(with config.json)", path);
     if (st) goto fail;
     const char *arch = gguf_get_str(m->gguf, "general.architecture");
     if (!arch) {
@@ -184,14 +235,21 @@ slm_status slm_model_load(const char *path, const slm_model_params *params, slm_
         return SLM_OK;
     }
     if (!m->arch) {
-        st = slm_err(SLM_ERR_UNSUPPORTED, "%s: general.architecture '%s' is not supported", path, arch);
+        char known[256] = "";
+        for (size_t i = 0; slm_arch_at(i); i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", slm_arch_at(i)->name);
+        st = slm_err(SLM_ERR_UNSUPPORTED, "%s: general.architecture '%s' is not supported (slm runs: %s)", path, arch,
+                     known);
         goto fail;
     }
     const char *name = gguf_get_str(m->gguf, "general.name");
     m->name = strdup(name ? name : "");
     if ((st = m->arch->load(m))) goto fail;
-    if ((st = slm_vocab_load_gguf(m->gguf, &m->vocab))) goto fail;
-    if (slm_vocab_n_tokens(m->vocab) < m->hp.n_vocab) {
+    if (hf.rope_neox && m->hp.rope_type == SLM_ROPE_NORM) m->hp.rope_type = SLM_ROPE_NEOX; /* hf_folder.h */
+    st = hf.hf_tokenizer ? slm_vocab_load_hf(path, &m->vocab) : slm_vocab_load_gguf(m->gguf, &m->vocab);
+    if (st) goto fail;
+    /* a tokenizer.json may have fewer tokens than the embedding has rows (Qwen pads them) */
+    if (slm_vocab_n_tokens(m->vocab) < m->hp.n_vocab && !hf.hf_tokenizer) {
         st = slm_err(SLM_ERR_FORMAT, "%s: the vocabulary has %d tokens but token_embd.weight has %d rows", path,
                      slm_vocab_n_tokens(m->vocab), m->hp.n_vocab);
         goto fail;
@@ -227,7 +285,17 @@ void slm_model_describe(const slm_model *m, slm_model_desc *d) {
     d->n_ff = m->hp.n_ff;
     d->n_params = m->n_params;
     d->file_size = m->gguf->size;
-    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) d->weight_bytes += m->gguf->tensors[i].nbytes;
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+        const gguf_tensor *t = &m->gguf->tensors[i];
+        d->weight_bytes += t->nbytes;
+        uint64_t read = t->nbytes;
+        const bool tied = m->output.data == m->tok_embd.data;
+        if ((t->data == m->tok_embd.data && !tied) || t->data == m->pos_embd.data)
+            read = t->ne[1] > 0 ? t->nbytes / (uint64_t)t->ne[1] : 0; /* one row per token */
+        else if (t->n_dims == 3 && m->hp.n_expert > 0) /* experts: the ones a token uses */
+            read = t->nbytes / (uint64_t)m->hp.n_expert * (uint64_t)m->hp.n_expert_used;
+        d->decode_bytes += read;
+    }
 }
 
 /* ------------------------------------------------------------------------ */

@@ -18,12 +18,27 @@ void slm_rmsnorm(float *out, const float *x, const float *w, int64_t n, float ep
         for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale;
 }
 
-void slm_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, const float *inv_freq,
-              slm_rope_type type) {
+void slm_layernorm(float *out, const float *x, const float *w, const float *b, int64_t n, float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += x[i];
+    float mean = (float)(sum / (double)n);
+    double sum2 = 0.0;
+    for (int64_t i = 0; i < n; i++) sum2 += (double)(x[i] - mean) * (double)(x[i] - mean);
+    float scale = 1.0f / sqrtf((float)(sum2 / (double)n) + eps);
+    for (int64_t i = 0; i < n; i++) {
+        float y = (x[i] - mean) * scale;
+        if (w) y *= w[i];
+        if (b) y += b[i];
+        out[i] = y;
+    }
+}
+
+void slm_rope_ext(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, const float *inv_freq,
+                  slm_rope_type type, float mscale) {
     int half = n_rot / 2;
     for (int i = 0; i < half; i++) {
         float theta = (float)pos * inv_freq[i];
-        float c = cosf(theta), s = sinf(theta);
+        float c = cosf(theta) * mscale, s = sinf(theta) * mscale;
         for (int h = 0; h < n_heads; h++) {
             float *v = x + (int64_t)h * head_dim;
             int a = type == SLM_ROPE_NEOX ? i : 2 * i;
@@ -33,6 +48,18 @@ void slm_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, const
             v[b] = x0 * s + x1 * c;
         }
     }
+}
+
+void slm_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, const float *inv_freq,
+              slm_rope_type type) {
+    slm_rope_ext(x, n_heads, head_dim, n_rot, pos, inv_freq, type, 1.0f);
+}
+
+void slm_add_bias(float *y, const slm_tensor *b, int64_t n_rows, int64_t n) {
+    if (!b->data) return;
+    const float *bv = b->data;
+    for (int64_t i = 0; i < n_rows; i++)
+        for (int64_t j = 0; j < n; j++) y[i * n + j] += bv[j];
 }
 
 void slm_softmax(float *x, int64_t n) {
@@ -54,45 +81,157 @@ size_t slm_matmul_xconv_size(int64_t n_tok, int64_t n) {
     return (size_t)(n_tok * n) * sizeof(float) + 1024;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Matrix product                                                             */
+/* ------------------------------------------------------------------------ */
+/*
+ * Y = X · Wᵀ in two parallel phases:
+ *  1. the activations X (n_tok, n_in) are converted once to the kernel's
+ *     activation type (Q8_0 / Q8_K blocks ... or left float32), tokens split
+ *     across threads;
+ *  2. the weight rows are split in contiguous ranges, a few per thread,
+ *     which the threads claim one at a time (slm_pool_run_chunks: a thread
+ *     the OS keeps off a core then delays only its current range); each
+ *     range of W is streamed once, through vec_dot_tile: tiles of
+ *     SLM_TILE_ROWS weight rows x SLM_TILE_COLS tokens, so that a weight
+ *     block is unpacked once per group of tokens and an activation block is
+ *     loaded once per group of rows. With several tokens, a thread walks its
+ *     range in blocks of rows small enough to stay in L1 (~16 KiB) and runs
+ *     every token group over each block, while the activations of a token
+ *     chunk (<= ~256 KiB) stay in L2.
+ * Decoding (one token) is the same with tiles of one column.
+ */
+
+#define MATMUL_ROW_BLOCK_BYTES (16 * 1024)
+#define MATMUL_PARTS_PER_THREAD 4
+/* Batches from this many tokens on go through the kernel's gemm (packed
+ * panels) where it has one; fewer through tiles (packing would not pay). */
+#define MATMUL_GEMM_MIN_TOKENS 8
+#define MATMUL_PART_ROWS 32
+#define MATMUL_TOKEN_CHUNK_BYTES (256 * 1024)
+
 typedef struct {
-    const slm_kernel_table *k;
-    const slm_tensor *W;
-    const uint8_t *xq; /* converted activations */
-    size_t xq_row;     /* bytes per converted row */
+    slm_from_float_fn conv;
+    const float *X;
+    int64_t n_in, n_tok;
+    uint8_t *xq;
+    size_t xq_row;
+} convert_task;
+
+static void convert_worker(void *arg, int ith, int nth) {
+    convert_task *t = arg;
+    int64_t lo, hi;
+    slm_split_range(t->n_tok, ith, nth, &lo, &hi);
+    for (int64_t j = lo; j < hi; j++) t->conv(t->X + j * t->n_in, t->xq + (size_t)j * t->xq_row, t->n_in);
+}
+
+typedef struct {
+    slm_vec_dot_fn dot;
+    slm_vec_dot_tile_fn tile; /* NULL: dot per (row, token) */
+    slm_gemm_fn gemm;         /* non-NULL: batches through packed panels */
+    slm_pool *pool;           /* for the gemm's per-thread scratch */
+    const uint8_t *w;         /* (n_out, w_row bytes) */
+    size_t w_row;
+    int64_t n_in, n_out;
+    const uint8_t *xq; /* (n_tok, xq_row bytes) converted activations */
+    size_t xq_row;
     int64_t n_tok;
-    float *Y;
+    float *Y; /* (n_tok, n_out) */
 } matmul_task;
 
-/* Rows outer, tokens inner: a weight row is read once per batch. */
-static void matmul_worker(void *arg, int ith, int nth) {
-    matmul_task *t = arg;
-    int64_t n_out = t->W->ne[1], n_in = t->W->ne[0];
+/* Rows [r0, r1) against tokens [j0, j0 + nx), tile by tile. */
+static void matmul_rows(const matmul_task *t, int64_t r0, int64_t r1, int64_t j0, int nx) {
+    const uint8_t *xj = t->xq + (size_t)j0 * t->xq_row;
+    float *yj = t->Y + j0 * t->n_out;
+    for (int64_t r = r0; r < r1; r += SLM_TILE_ROWS) {
+        const int nr = (int)(r1 - r < SLM_TILE_ROWS ? r1 - r : SLM_TILE_ROWS);
+        t->tile(t->n_in, t->w + (size_t)r * t->w_row, t->w_row, nr, xj, t->xq_row, nx, yj + r, (size_t)t->n_out);
+    }
+}
+
+/* Part `part` of n_parts: a contiguous range of weight rows, all tokens. */
+static void matmul_worker(void *arg, int part, int n_parts) {
+    const matmul_task *t = arg;
     int64_t lo, hi;
-    slm_split_range(n_out, ith, nth, &lo, &hi);
-    slm_vec_dot_fn dot = t->k->vec_dot[t->W->type];
-    const uint8_t *w = t->W->data;
-    for (int64_t r = lo; r < hi; r++) {
-        const void *wr = w + (size_t)r * t->W->row_bytes;
-        for (int64_t j = 0; j < t->n_tok; j++)
-            t->Y[j * n_out + r] = dot(n_in, wr, t->xq + (size_t)j * t->xq_row);
+    const int64_t unit = t->gemm ? SLM_GEMM_ROWS : SLM_TILE_ROWS; /* ranges start on a multiple */
+    slm_split_range((t->n_out + unit - 1) / unit, part, n_parts, &lo, &hi);
+    lo *= unit;
+    hi = hi * unit < t->n_out ? hi * unit : t->n_out;
+    if (lo >= hi) return;
+    if (t->gemm) {
+        void *scratch = slm_pool_scratch(t->pool, slm_gemm_scratch_size(t->n_in, t->n_tok));
+        if (scratch) {
+            t->gemm(t->n_in, t->w + (size_t)lo * t->w_row, t->w_row, hi - lo, t->xq, t->xq_row, t->n_tok, t->Y + lo,
+                    (size_t)t->n_out, scratch);
+            return;
+        }
+        /* out of memory: fall through to the tiles, which need none */
+    }
+    if (!t->tile) { /* rows outer, tokens inner: a weight row is read once per batch */
+        for (int64_t r = lo; r < hi; r++) {
+            const void *wr = t->w + (size_t)r * t->w_row;
+            for (int64_t j = 0; j < t->n_tok; j++)
+                t->Y[j * t->n_out + r] = t->dot(t->n_in, wr, t->xq + (size_t)j * t->xq_row);
+        }
+        return;
+    }
+    if (t->n_tok == 1) {
+        matmul_rows(t, lo, hi, 0, 1);
+        return;
+    }
+    int64_t rows_per_block = (int64_t)(MATMUL_ROW_BLOCK_BYTES / (t->w_row ? t->w_row : 1));
+    rows_per_block = rows_per_block < 4 ? 4 : rows_per_block / SLM_TILE_ROWS * SLM_TILE_ROWS;
+    int64_t toks_per_chunk = (int64_t)(MATMUL_TOKEN_CHUNK_BYTES / t->xq_row) / SLM_TILE_COLS * SLM_TILE_COLS;
+    if (toks_per_chunk < SLM_TILE_COLS) toks_per_chunk = SLM_TILE_COLS;
+    for (int64_t j0 = 0; j0 < t->n_tok; j0 += toks_per_chunk) {
+        const int64_t j1 = j0 + toks_per_chunk < t->n_tok ? j0 + toks_per_chunk : t->n_tok;
+        for (int64_t r0 = lo; r0 < hi; r0 += rows_per_block) {
+            const int64_t r1 = r0 + rows_per_block < hi ? r0 + rows_per_block : hi;
+            for (int64_t j = j0; j < j1; j += SLM_TILE_COLS)
+                matmul_rows(t, r0, r1, j, (int)(j1 - j < SLM_TILE_COLS ? j1 - j : SLM_TILE_COLS));
+        }
     }
 }
 
 void slm_matmul(slm_pool *pool, const slm_tensor *W, const float *X, int64_t n_tok, float *Y, void *xconv,
                 size_t xconv_bytes) {
     const slm_kernel_table *k = slm_kernels();
-    int64_t n_in = W->ne[0];
+    const int64_t n_in = W->ne[0];
     SLM_CHECK(k->vec_dot[W->type] != NULL);
-    int vt = k->vec_dot_type[W->type];
-    matmul_task t = {k, W, (const uint8_t *)X, (size_t)n_in * sizeof(float), n_tok, Y};
+    const int vt = k->vec_dot_type[W->type];
+    matmul_task t = {k->vec_dot[W->type], k->vec_dot_tile[W->type], NULL, pool, W->data, W->row_bytes,
+                     n_in, W->ne[1], (const uint8_t *)X, (size_t)n_in * sizeof(float), n_tok, Y};
+    if (n_tok >= MATMUL_GEMM_MIN_TOKENS) t.gemm = k->gemm[W->type];
     if (vt != SLM_TYPE_F32) {
-        size_t row = slm_row_size(vt, n_in);
-        SLM_CHECK(row * (size_t)n_tok <= xconv_bytes);
-        for (int64_t j = 0; j < n_tok; j++) k->from_float[vt](X + j * n_in, (uint8_t *)xconv + (size_t)j * row, n_in);
+        const size_t row = slm_row_size(vt, n_in);
+        SLM_CHECK(row > 0 && row * (size_t)n_tok <= xconv_bytes && k->from_float[vt] != NULL);
+        convert_task ct = {k->from_float[vt], X, n_in, n_tok, xconv, row};
+        if (n_tok >= 4) slm_pool_run(pool, convert_worker, &ct);
+        else convert_worker(&ct, 0, 1);
         t.xq = xconv;
         t.xq_row = row;
     }
-    slm_pool_run(pool, matmul_worker, &t);
+    /* parts for the threads to claim (threadpool.h). One per thread when
+     * decoding: a matmul then takes tens of microseconds, finer parts cost
+     * more in claims and broken prefetch streams (measured: -7% tokens/s)
+     * than they gain, and a thread the OS keeps off a core has its whole
+     * part taken by the others anyway. A few per thread for batches, whose
+     * parts are long enough to be preempted in the middle; each part has at
+     * least MATMUL_PART_ROWS rows. */
+    const int nth = slm_pool_size(pool);
+    int64_t n_parts = (int64_t)nth * (n_tok == 1 ? 1 : MATMUL_PARTS_PER_THREAD);
+    if (n_parts > t.n_out / MATMUL_PART_ROWS) n_parts = t.n_out / MATMUL_PART_ROWS;
+    if (n_parts < 1) n_parts = 1;
+    slm_pool_run_chunks(pool, matmul_worker, &t, (int)n_parts);
+}
+
+void slm_kv_write(int kv_type, const float *src, void *dst, int64_t n) {
+    if (kv_type == SLM_TYPE_F32) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    SLM_CHECK(kv_type == SLM_TYPE_F16);
+    slm_kernels()->from_float[SLM_TYPE_F16](src, dst, n);
 }
 
 void slm_tensor_get_row(const slm_tensor *t, int64_t r, float *out) {

@@ -85,36 +85,31 @@ int32_t slm_strmap_find(const slm_strmap *m, const char *s, size_t n) {
 
 bool slm_pairmap_init(slm_pairmap *m, size_t n) {
     size_t slots = slots_for(n);
-    memset(m, 0, sizeof *m);
-    m->keys = malloc(slots * sizeof *m->keys);
-    m->rank = malloc(slots * sizeof *m->rank);
-    m->result = malloc(slots * sizeof *m->result);
-    if (!m->keys || !m->rank || !m->result) {
-        slm_pairmap_free(m);
+    m->slots = malloc(slots * sizeof *m->slots);
+    if (!m->slots) {
+        m->mask = 0;
         return false;
     }
-    memset(m->keys, 0xff, slots * sizeof *m->keys);
+    for (size_t i = 0; i < slots; i++) m->slots[i].key = UINT64_MAX;
     m->mask = slots - 1;
     return true;
 }
 
 void slm_pairmap_free(slm_pairmap *m) {
-    free(m->keys);
-    free(m->rank);
-    free(m->result);
-    memset(m, 0, sizeof *m);
+    free(m->slots);
+    m->slots = NULL;
+    m->mask = 0;
 }
 
 bool slm_pairmap_insert(slm_pairmap *m, int32_t left, int32_t right, int32_t rank, int32_t result) {
     uint64_t key = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
-    uint64_t h = key * 0x9E3779B97F4A7C15ull;
-    h ^= h >> 29;
-    for (uint64_t i = h & m->mask;; i = (i + 1) & m->mask) {
-        if (m->keys[i] == key) return false;
-        if (m->keys[i] == UINT64_MAX) {
-            m->keys[i] = key;
-            m->rank[i] = rank;
-            m->result[i] = result;
+    for (uint64_t i = slm_pairmap_hash(key) & m->mask;; i = (i + 1) & m->mask) {
+        slm_pairmap_slot *s = &m->slots[i];
+        if (s->key == key) return false;
+        if (s->key == UINT64_MAX) {
+            s->key = key;
+            s->rank = rank;
+            s->result = result;
             return true;
         }
     }

@@ -35,10 +35,14 @@ int32_t slm_strmap_insert(slm_strmap *m, int32_t id);
 int32_t slm_strmap_find(const slm_strmap *m, const char *s, size_t n);
 
 typedef struct {
+    uint64_t key; /* (left << 32 | right); UINT64_MAX = empty */
+    int32_t rank;
+    int32_t result;
+} slm_pairmap_slot;
+
+typedef struct {
     uint64_t mask;
-    uint64_t *keys; /* (slots) UINT64_MAX = empty */
-    int32_t *rank;  /* (slots) */
-    int32_t *result;
+    slm_pairmap_slot *slots; /* key and value side by side: one cache line per probe */
 } slm_pairmap;
 
 bool slm_pairmap_init(slm_pairmap *m, size_t n);
@@ -46,19 +50,24 @@ void slm_pairmap_free(slm_pairmap *m);
 /* Inserts unless the pair exists (the first, lowest rank, wins); returns
  * false only if the pair was already present. */
 bool slm_pairmap_insert(slm_pairmap *m, int32_t left, int32_t right, int32_t rank, int32_t result);
+
+static inline uint64_t slm_pairmap_hash(uint64_t key) {
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
 /* Rank of (left, right) and the merged token in *result, or -1 if no merge. */
 static inline int32_t slm_pairmap_find(const slm_pairmap *m, int32_t left, int32_t right,
                                        int32_t *result) {
-    if (!m->keys) return -1;
+    if (!m->slots) return -1;
     uint64_t key = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
-    uint64_t h = key * 0x9E3779B97F4A7C15ull;
-    h ^= h >> 29;
-    for (uint64_t i = h & m->mask;; i = (i + 1) & m->mask) {
-        if (m->keys[i] == key) {
-            *result = m->result[i];
-            return m->rank[i];
+    for (uint64_t i = slm_pairmap_hash(key) & m->mask;; i = (i + 1) & m->mask) {
+        const slm_pairmap_slot *s = &m->slots[i];
+        if (s->key == key) {
+            *result = s->result;
+            return s->rank;
         }
-        if (m->keys[i] == UINT64_MAX) return -1;
+        if (s->key == UINT64_MAX) return -1;
     }
 }
 

@@ -2,7 +2,8 @@
  * vocab.h — the tokenizer of a model, read from GGUF metadata (tokenizer.ggml.*):
  * loading, tokenizing, token pieces and a streaming detokenizer.
  *
- * Two tokenizer models are supported, matching llama.cpp token for token:
+ * Also read from a Hugging Face tokenizer.json (slm_vocab_load_hf, hf.h).
+ * Two tokenizer models are supported from GGUF, matching llama.cpp token for token:
  *   "llama" — SentencePiece-style BPE driven by piece scores, with byte
  *             fallback (<0xNN>) and the leading-space rule (add_space_prefix);
  *   "gpt2"  — byte-level BPE driven by merge ranks, with the GPT-2 byte<->unicode
@@ -36,6 +37,27 @@ typedef struct slm_vocab slm_vocab;
  * The vocabulary keeps no pointer into g: g may be closed afterwards.
  */
 slm_status slm_vocab_load_gguf(const gguf_file *g, slm_vocab **out);
+
+/*
+ * Reads a Hugging Face tokenizer: path is a tokenizer.json or a folder holding
+ * one; a tokenizer_config.json beside it is read too when present (bos_token,
+ * eos_token, add_bos_token, add_eos_token, chat_template). Model BPE only
+ * (byte-level or with byte_fallback); the normalizers, pre-tokenizers,
+ * post-processors and decoders hf_json.c lists. Anything else fails with
+ * SLM_ERR_UNSUPPORTED and a message naming the JSON field; malformed files
+ * with SLM_ERR_FORMAT. Tokenizing then matches Hugging Face's encode with
+ * parse_special (added tokens are always split out there); add_special adds
+ * what the post-processor adds.
+ */
+slm_status slm_vocab_load_hf(const char *path, slm_vocab **out);
+/* The same from tokenizer.json text (config_json may be NULL); name is for messages. */
+slm_status slm_vocab_load_hf_text(const char *json, size_t len, const char *config_json, size_t config_len,
+                                  const char *name, slm_vocab **out);
+/* True if path names a .json file or a folder with a tokenizer.json. */
+bool slm_vocab_is_hf_path(const char *path);
+/* tokenizer_config.json's chat template of a vocabulary loaded from it, else NULL. */
+const char *slm_vocab_chat_template(const slm_vocab *v);
+
 void slm_vocab_free(slm_vocab *v);
 
 int32_t slm_vocab_n_tokens(const slm_vocab *v);
@@ -72,6 +94,9 @@ const char *slm_vocab_token_text(const slm_vocab *v, slm_token t);
  * (BOS, EOS, <unk>, ...) give nothing, and, for SPM vocabularies with
  * add_space_prefix, the first token pushed loses one leading space
  * (llama.cpp's llama_detokenize with remove_special = unparse_special = false).
+ * To stream a continuation, push the prompt's tokens first (or at least its
+ * BOS) and drop what they return: then the first generated token keeps its
+ * space, and a character split between prompt and continuation comes out whole.
  * Returns NULL if out of memory.
  */
 slm_detok *slm_detok_new_vocab(const slm_vocab *v);

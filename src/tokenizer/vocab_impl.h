@@ -48,14 +48,7 @@ typedef struct {
 
 bool slm_tokbuf_push(slm_tokbuf *b, slm_token t);
 
-/* A BPE merge: (left, right) -> rank and the merged token (-1 if the merged
- * text is no token). */
-typedef struct {
-    int32_t rank;
-    int32_t result;
-} slm_merge;
-
-/* Special-token trie node (special.c): edges in one sorted array per node. */
+/* The byte trie of the special tokens (special.c). */
 typedef struct slm_special_trie slm_special_trie;
 
 struct slm_vocab {
@@ -88,21 +81,43 @@ struct slm_vocab {
 
     /* SPM: byte fallback token of each byte (<0xNN>, else the 1-char token, else unk) */
     slm_token byte_token[256];
+    /* SPM: no token has a '▁' after a character other than '▁', so no token
+     * spans the point before a word's '▁': words can be tokenized one by one */
+    bool spm_word_split;
 
     /* BPE */
-    slm_pairmap merges;          /* (left id, right id) -> slm_merge */
+    slm_pairmap merges;           /* (left id, right id) -> rank, merged token (-1 if no token) */
     slm_token byte_char_tok[256]; /* token of the byte's GPT-2 unicode char, or -1 */
     slm_token one_byte_tok[256];  /* token whose text is exactly that one byte, or -1 */
     slm_pretok *pretok;
+
+    /* Hugging Face tokenizer.json vocabularies (hf.h); NULL / false for GGUF.
+     * Their BPE runs over characters (bpe_chars): the ByteLevel pre-tokenizer
+     * has already mapped bytes to GPT-2 characters where the model is
+     * byte-level. A character that is no token becomes its <0xNN> tokens
+     * (byte_fallback, byte_token[] then holds them or -1) or unk; fuse_unk
+     * makes a run of unk one. Special tokens are the added tokens, split
+     * leftmost-longest (special_leftmost) as Hugging Face does. */
+    struct slm_hf *hf;
+    bool bpe_chars, byte_fallback, fuse_unk, special_leftmost;
+    slm_token *char_tok; /* (2048) token of each codepoint below U+0800, or -1 */
 };
 
 /* Tokenizes one raw-text fragment (no special tokens inside) and appends the
  * ids. spm.c: text is escaped (' ' -> '▁') and, if with_prefix, given a leading
- * space first. Return SLM_OK or SLM_ERR_NOMEM. */
+ * space first. Returns SLM_OK, SLM_ERR_NOMEM, or SLM_ERR_ARG (text over 1 GB). */
 slm_status slm_spm_tokenize(const slm_vocab *v, const char *text, size_t len, bool with_prefix,
                             slm_tokbuf *out);
-/* bpe.c: pre-tokenizes with v->pretok, then applies the merges to every word. */
-slm_status slm_bpe_tokenize(const slm_vocab *v, const char *text, size_t len, slm_tokbuf *out);
+/* bpe.c: pre-tokenizes with v->pretok, then applies the merges to every word.
+ * The scratch memory is per call (one per thread). */
+typedef struct slm_bpe_scratch slm_bpe_scratch;
+slm_bpe_scratch *slm_bpe_scratch_new(size_t text_len);
+void slm_bpe_scratch_free(slm_bpe_scratch *s);
+slm_status slm_bpe_tokenize(const slm_vocab *v, slm_bpe_scratch *s, const char *text, size_t len,
+                            slm_tokbuf *out);
+/* bpe.c: BPE on words already split (word k is words[bounds[k] .. bounds[k+1])). */
+slm_status slm_bpe_tokenize_words(const slm_vocab *v, slm_bpe_scratch *s, const uint8_t *words,
+                                  const size_t *bounds, size_t n_words, slm_tokbuf *out);
 
 /* bpe.c: the GPT-2 byte -> unicode codepoint table, and its inverse (-1 for a
  * codepoint that is no byte's image). */
@@ -121,6 +136,9 @@ typedef struct {
 } slm_fragment;
 
 slm_status slm_special_build(slm_vocab *v);
+/* vocab.c: finds EOT/EOM/FIM tokens by text where not set and marks the tokens
+ * that end a generation (after bos/eos/... are set, before slm_special_build). */
+void slm_vocab_set_special_roles(slm_vocab *v);
 void slm_special_free(slm_vocab *v);
 /* *frags is malloc'd (caller frees); returns SLM_OK or SLM_ERR_NOMEM. */
 slm_status slm_special_partition(const slm_vocab *v, const char *text, size_t len,

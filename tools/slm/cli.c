@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -135,10 +136,104 @@ slm_model *cli_load_model(const char *path, int n_threads, bool vocab_only) {
     slm_model_params mp = slm_model_default_params();
     mp.n_threads = n_threads;
     mp.vocab_only = vocab_only;
+    return cli_load_model_params(path, &mp);
+}
+
+slm_model *cli_load_model_params(const char *path, const slm_model_params *mp) {
     slm_model *m = NULL;
-    if (slm_model_load(path, &mp, &m) != SLM_OK) {
+    if (slm_model_load(path, mp, &m) != SLM_OK) {
         cli_error("%s", slm_last_error());
         return NULL;
     }
     return m;
+}
+
+const char cli_memory_help[] =
+    "  --no-mmap           read the model into (huge-page) memory instead of mapping the file\n"
+    "  --mmap              map the model file (the default where it is as fast)\n"
+    "  --kv-type T         KV cache values: f32 (default) or f16 (half the memory)\n";
+
+bool cli_memory_option(int argc, char **argv, int *i, slm_model_params *mp, slm_ctx_params *cp, bool *handled) {
+    const char *a = argv[*i], *v;
+    *handled = true;
+    if (!strcmp(a, "--no-mmap")) {
+        mp->no_mmap = true;
+    } else if (!strcmp(a, "--mmap")) {
+        mp->no_mmap = false;
+    } else if (!strcmp(a, "--kv-type")) {
+        if (!cli_take(argc, argv, i, &v)) return false;
+        if (!strcasecmp(v, "f32")) cp->kv_type = SLM_TYPE_F32;
+        else if (!strcasecmp(v, "f16")) cp->kv_type = SLM_TYPE_F16;
+        else {
+            cli_error("%s: '%s' is not a KV cache type (f32 or f16)", a, v);
+            return false;
+        }
+    } else {
+        *handled = false;
+    }
+    return true;
+}
+
+const char cli_sampling_help[] =
+    "  --temp T            temperature (default 0.8; 0 = greedy)\n"
+    "  --top-k K           (default 40; 0 = off)\n"
+    "  --top-p P           (default 0.95; 1 = off)\n"
+    "  --min-p P           (default 0.05; 0 = off)\n"
+    "  --repeat-penalty R  (default 1 = off)   --repeat-last-n N (default 64)\n"
+    "  --frequency-penalty F   --presence-penalty P\n"
+    "  --seed S            random seed (default: fixed, so runs repeat)\n";
+
+bool cli_sampling_option(int argc, char **argv, int *i, slm_sampler_params *sp, bool *handled) {
+    const char *a = argv[*i], *v;
+    long l;
+    double d;
+    *handled = true;
+    if (!strcmp(a, "--temp")) {
+        if (!cli_take(argc, argv, i, &v) || !cli_float(a, v, &d)) return false;
+        sp->temperature = (float)d;
+    } else if (!strcmp(a, "--top-k")) {
+        if (!cli_take(argc, argv, i, &v) || !cli_int(a, v, 0, 1 << 30, &l)) return false;
+        sp->top_k = (int32_t)l;
+    } else if (!strcmp(a, "--top-p")) {
+        if (!cli_take(argc, argv, i, &v) || !cli_float(a, v, &d)) return false;
+        sp->top_p = (float)d;
+    } else if (!strcmp(a, "--min-p")) {
+        if (!cli_take(argc, argv, i, &v) || !cli_float(a, v, &d)) return false;
+        sp->min_p = (float)d;
+    } else if (!strcmp(a, "--repeat-penalty")) {
+        if (!cli_take(argc, argv, i, &v) || !cli_float(a, v, &d)) return false;
+        sp->repeat_penalty = (float)d;
+    } else if (!strcmp(a, "--repeat-last-n")) {
+        if (!cli_take(argc, argv, i, &v) || !cli_int(a, v, 0, 1 << 20, &l)) return false;
+        sp->penalty_last_n = (int32_t)l;
+    } else if (!strcmp(a, "--frequency-penalty")) {
+        if (!cli_take(argc, argv, i, &v) || !cli_float(a, v, &d)) return false;
+        sp->frequency_penalty = (float)d;
+    } else if (!strcmp(a, "--presence-penalty")) {
+        if (!cli_take(argc, argv, i, &v) || !cli_float(a, v, &d)) return false;
+        sp->presence_penalty = (float)d;
+    } else if (!strcmp(a, "--seed")) {
+        if (!cli_take(argc, argv, i, &v) || !cli_int(a, v, 0, 0x7fffffffL, &l)) return false;
+        sp->seed = (uint64_t)l;
+    } else {
+        *handled = false;
+    }
+    return true;
+}
+
+slm_token *cli_tokenize_chat(const slm_model *model, const char *text, int64_t *n_out) {
+    size_t len = strlen(text);
+    bool add_bos = true;
+    slm_token bos = slm_token_bos(model);
+    if (bos >= 0) {
+        char piece[64];
+        int32_t k = slm_token_to_piece(model, bos, piece, (int32_t)sizeof piece);
+        if (k > 0 && k < (int32_t)sizeof piece && (size_t)k <= len && !memcmp(text, piece, (size_t)k)) add_bos = false;
+    }
+    int64_t n = slm_tokenize(model, text, len, add_bos, true, NULL, 0);
+    if (n < 0) return NULL;
+    slm_token *ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
+    if (!ids) return NULL;
+    *n_out = slm_tokenize(model, text, len, add_bos, true, ids, n);
+    return ids;
 }

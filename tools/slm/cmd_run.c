@@ -25,18 +25,29 @@ static void run_usage(void) {
            "  --print-ids         print the generated ids instead of text\n"
            "  --no-bos            do not add the BOS token to a text prompt\n"
            "  --ignore-eos        keep generating past end-of-generation tokens\n"
-           "  --no-stats          do not print timings\n");
+           "  --no-prompt         print only the continuation, not the prompt\n"
+           "  --no-stats          do not print timings\n"
+           "%s%s",
+           cli_memory_help, cli_lora_help);
 }
 
 int cmd_run(int argc, char **argv) {
     const char *model_path = NULL, *prompt = NULL, *prompt_file = NULL, *ids_file = NULL;
     long n_predict = 128, n_threads = 0, n_ctx = 0;
-    bool print_ids = false, no_bos = false, ignore_eos = false, stats = true;
+    bool print_ids = false, no_bos = false, ignore_eos = false, stats = true, echo = true;
     slm_sampler_params sp = slm_sampler_default_params();
+    slm_model_params mp = slm_model_default_params();
+    slm_ctx_params cp = slm_ctx_default_params();
+    cli_loras loras = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
         double d;
+        bool handled;
+        if (!cli_memory_option(argc, argv, &i, &mp, &cp, &handled)) return 1;
+        if (handled) continue;
+        if (!cli_lora_option(argc, argv, &i, &loras, &handled)) return 1;
+        if (handled) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             run_usage();
             return 0;
@@ -87,6 +98,8 @@ int cmd_run(int argc, char **argv) {
             no_bos = true;
         } else if (!strcmp(a, "--ignore-eos")) {
             ignore_eos = true;
+        } else if (!strcmp(a, "--no-prompt")) {
+            echo = false;
         } else if (!strcmp(a, "--no-stats")) {
             stats = false;
         } else {
@@ -98,13 +111,20 @@ int cmd_run(int argc, char **argv) {
         return cli_error("run: give exactly one of -p PROMPT, -f FILE, --prompt-ids FILE");
 
     double t0 = cli_now();
-    slm_model *model = cli_load_model(model_path, (int)n_threads, false);
+    mp.n_threads = (int32_t)n_threads;
+    slm_model *model = cli_load_model_params(model_path, &mp);
     if (!model) return 1;
-    slm_ctx_params cp = slm_ctx_default_params();
     cp.n_ctx = (int32_t)n_ctx;
     slm_ctx *ctx = NULL;
-    if (slm_ctx_new(model, &cp, &ctx) != SLM_OK) {
+    bool ready = cli_lora_load(model, &loras);
+    if (ready && slm_ctx_new(model, &cp, &ctx) != SLM_OK) {
         cli_error("%s", slm_last_error());
+        ready = false;
+    }
+    if (ready) ready = cli_lora_apply(ctx, &loras);
+    if (!ready) {
+        slm_ctx_free(ctx);
+        cli_lora_free(&loras);
         slm_model_free(model);
         return 1;
     }
@@ -152,12 +172,23 @@ int cmd_run(int argc, char **argv) {
     }
 
     smp = slm_sampler_new(&sp, slm_vocab_size(model));
+    if (!smp) {
+        cli_error("run: %s", slm_last_error());
+        goto done;
+    }
     dt = slm_detok_new(model);
-    if (!smp || !dt) {
+    if (!dt) {
         cli_error("out of memory");
         goto done;
     }
-    for (int64_t i = 0; i < n_ids; i++) slm_sampler_accept(smp, ids[i]);
+    for (int64_t i = 0; i < n_ids; i++) {
+        slm_sampler_accept(smp, ids[i]);
+        /* the detokenizer sees the prompt too, so the continuation's first
+         * piece keeps its leading space and a character split across the
+         * boundary stays whole */
+        const char *piece = slm_detok_push(dt, ids[i]);
+        if (echo && !print_ids) fputs(piece, stdout);
+    }
 
     double t_p0 = cli_now();
     if (slm_ctx_decode(ctx, ids, (int32_t)n_ids, false) != SLM_OK) {
@@ -210,6 +241,7 @@ done:
     free(file_text);
     free(ids);
     slm_ctx_free(ctx);
+    cli_lora_free(&loras);
     slm_model_free(model);
     return rc;
 }

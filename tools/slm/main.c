@@ -13,10 +13,20 @@ static const struct {
     const char *help;
 } g_cmds[] = {
     {"run", cmd_run, "generate text from a prompt"},
+    {"chat", cmd_chat, "talk with a model in the terminal (its chat template, history, /save, /load)"},
+    {"serve", cmd_serve, "serve a model over HTTP with the OpenAI and Anthropic APIs"},
     {"info", cmd_info, "describe a model file: architecture, sizes, metadata, tensors"},
     {"tokenize", cmd_tokenize, "show the tokens of a text"},
+    {"tokenizer", cmd_tokenizer, "train a BPE tokenizer on text files (tokenizer train)"},
     {"logits", cmd_logits, "write the logits of every position for a list of token ids"},
     {"bench", cmd_bench, "measure prompt and generation speed"},
+    {"perplexity", cmd_perplexity, "measure a model's perplexity on a text file"},
+    {"eval", cmd_eval, "evaluate a model (and adapters): perplexity, HellaSwag-style multiple choice"},
+    {"quantize", cmd_quantize, "convert a model's weights to another tensor type"},
+    {"export", cmd_export, "write a model with LoRA adapters merged into its weights (export --merge)"},
+    {"convert", cmd_convert, "write a Hugging Face model folder as a GGUF file"},
+    {"data", cmd_data, "turn text, JSONL or JSON corpora into token shards for training (data prepare)"},
+    {"train", cmd_train, "train a llama model on token shards: checkpoints, resume, GGUF export"},
 };
 
 static void usage(FILE *f) {

@@ -2,12 +2,15 @@
  * kernels_ref.c — the scalar reference kernel table: float32 activations for
  * every weight type; quantized rows are dequantized in chunks with the
  * reference to_float of quant/ and dotted in float. Slow and obviously right:
- * the yardstick for every SIMD table.
+ * the yardstick for every SIMD table. Also the attention kernels over an
+ * F32 or F16 KV cache, and the F16 row writer of that cache.
  */
 #include "kernels/kernels.h"
 
 #include <string.h>
 
+#include "base/fp16.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 
 static float dot_f32_ref(int64_t n, const float *a, const float *b) {
@@ -55,6 +58,44 @@ DEQ_DOT(Q5_K)
 DEQ_DOT(Q6_K)
 
 static void from_float_f32(const float *x, void *dst, int64_t n) { memcpy(dst, x, (size_t)n * sizeof(float)); }
+static void from_float_f16(const float *x, void *dst, int64_t n) { slm_quant_row_f16(x, dst, n); }
+
+/* Attention over F32 / F16 cache rows: dots and weighted sums in order. */
+static inline float kv_f32(const uint8_t *row, int64_t d) { return ((const float *)row)[d]; }
+static inline float kv_f16(const uint8_t *row, int64_t d) {
+    uint16_t h;
+    memcpy(&h, row + 2 * d, 2);
+    return slm_fp16_to_fp32(h);
+}
+#define ATTN_REF(T)                                                                                         \
+    static void attn_qk_##T(int64_t hd, const float *q, const uint8_t *k, size_t stride, int64_t n, float *s) { \
+        for (int64_t j = 0; j < n; j++) {                                                                   \
+            const uint8_t *kj = k + (size_t)j * stride;                                                     \
+            float acc = 0.0f;                                                                               \
+            for (int64_t d = 0; d < hd; d++) acc += q[d] * kv_##T(kj, d);                                   \
+            s[j] = acc;                                                                                     \
+        }                                                                                                   \
+    }                                                                                                       \
+    static void attn_pv_##T(int64_t hd, const float *p, const uint8_t *v, size_t stride, int64_t n, float *out) { \
+        for (int64_t j = 0; j < n; j++) {                                                                   \
+            const uint8_t *vj = v + (size_t)j * stride;                                                     \
+            for (int64_t d = 0; d < hd; d++) out[d] += p[j] * kv_##T(vj, d);                                \
+        }                                                                                                   \
+    }
+ATTN_REF(f32)
+ATTN_REF(f16)
+
+static uint64_t read_sum_ref(const uint8_t *p, size_t bytes) {
+    const uint64_t *w = (const uint64_t *)(const void *)p;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i < bytes / 8; i += 4) {
+        s0 += w[i];
+        s1 += w[i + 1];
+        s2 += w[i + 2];
+        s3 += w[i + 3];
+    }
+    return s0 + s1 + s2 + s3;
+}
 
 static slm_kernel_table g_ref;
 
@@ -76,7 +117,13 @@ static void init_ref(void) {
     t->vec_dot[SLM_TYPE_Q5_K] = vec_dot_Q5_K;
     t->vec_dot[SLM_TYPE_Q6_K] = vec_dot_Q6_K;
     t->from_float[SLM_TYPE_F32] = from_float_f32;
+    t->from_float[SLM_TYPE_F16] = from_float_f16;
     t->dot_f32 = dot_f32_ref;
+    t->attn_qk[SLM_TYPE_F32] = attn_qk_f32;
+    t->attn_qk[SLM_TYPE_F16] = attn_qk_f16;
+    t->attn_pv[SLM_TYPE_F32] = attn_pv_f32;
+    t->attn_pv[SLM_TYPE_F16] = attn_pv_f16;
+    t->read_sum = read_sum_ref;
 }
 
 const slm_kernel_table *slm_kernels_ref_build(void);

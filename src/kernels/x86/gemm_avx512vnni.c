@@ -1,0 +1,460 @@
+/*
+ * gemm_avx512vnni.c — matrix x matrix for prompt processing with AVX-512
+ * VNNI (the "avx512vnni" table's gemm entries): quantized weights against a
+ * batch of activations in the integer scheme of ref/kernels_ref_int.c (the
+ * same Q8_0 / Q8_1 / Q8_K activations and the same exact integer block sums
+ * as vec_dot; only the order of the float additions differs, so results
+ * match vec_dot within float rounding, not bit for bit).
+ *
+ * Weights are packed on the fly, 16 rows at a time, into a panel in the
+ * calling thread's scratch (L2-sized), then every token of the batch runs
+ * over the panel; the mapping is never written and no second copy of the
+ * model is kept. Packing costs about 1/nx of the multiply (nx = tokens in
+ * the batch), which is why slm_matmul only takes this path for batches.
+ *
+ * Panel layout, per unit of 32 values (one legacy block, or an eighth of a
+ * K-quant super-block): 8 registers of 64 bytes, register g holding values
+ * 4g..4g+3 of each of the 16 rows (row r at bytes 4r..4r+3) as unsigned
+ * levels, so that one VPDPBUSD with the 4 activation bytes 4g..4g+3
+ * broadcast adds 4 products into each row's int32 lane. Levels are made
+ * unsigned by an offset z (Q4_0 8, Q5_0 16, Q8_0 128, Q6_K 32, Q3_K 4),
+ * taken back exactly in integers: S - z * (sum of the activations). Per
+ * sub-block (32 values, or 16 for Q6_K / Q3_K / Q2_K) the panel keeps 16
+ * float scales (d, or d * sc_j) and 16 float mins (dmin * m_j; Q4_1 / Q5_1:
+ * m, which meets Q8_1's s = dy * sum y).
+ *
+ * Per token and activation block, as the reference:
+ *   legacy:  acc += (d dy) * (S - z B)          Q4_1/Q5_1: acc += (d dy) S + m s
+ *   K-quant: acc += dy * sum_j [ d sc_j (S_j - z B_j) - dmin m_j B_j ]
+ * The microkernel holds 16 rows x 4 tokens: 8 level registers, loaded once
+ * per unit and shared by the 4 tokens, and 4 float accumulators.
+ */
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#include "base/fp16.h"
+#include "kernels/kscales.h"
+#include "kernels/x86/x86.h"
+#include "quant/blocks.h"
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), \
+                             apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
+#endif
+
+#define PR SLM_GEMM_ROWS /* rows of a panel (16: one per int32 lane) */
+
+SLM_INLINE float f16(uint16_t h) { return _cvtsh_ss(h); }
+
+/* ======================================================================== */
+/* Unpacking one row: 32 unsigned levels per unit, scales and mins           */
+/* ======================================================================== */
+
+/* What a type needs from the packer and the kernel. */
+typedef struct {
+    int unit_bytes; /* bytes of weights per unit of 32 values (legacy: the block) */
+    int sb;         /* sub-block size: 32 or 16 */
+    int z;          /* level offset (0: none) */
+    int has_min;    /* dmin * m_j terms (K-quants) */
+    int q8_1;       /* Q4_1 / Q5_1: min times Q8_1's s */
+    int kquant;     /* activations are Q8_K (super-blocks of 256) */
+} gemm_kind;
+
+/* 16 bytes of nibbles -> 32 levels: byte j low nibble -> j, high -> j + 16 */
+SLM_INLINE __m256i nibbles32(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
+}
+
+/* The 32 bits of qh as bytes: byte j = 0x10 if bit j is set, else 0. */
+SLM_INLINE __m256i bit4_bytes(const uint8_t qh[4]) {
+    uint32_t h;
+    memcpy(&h, qh, 4);
+    return _mm256_maskz_set1_epi8((__mmask32)h, 0x10);
+}
+
+/* Row `row` (n values) of a type: levels into lv (n bytes), per sub-block
+ * scale and min into sc, mn (n / kind.sb floats). One function per type. */
+static void unpack_q4_0(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn) {
+    const block_q4_0 *a = (const block_q4_0 *)row;
+    for (int64_t i = 0; i < n / 32; i++) {
+        _mm256_storeu_si256((__m256i *)(lv + 32 * i), nibbles32(a[i].qs));
+        sc[i] = f16(a[i].d);
+        mn[i] = 0;
+    }
+}
+static void unpack_q5_0(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn) {
+    const block_q5_0 *a = (const block_q5_0 *)row;
+    for (int64_t i = 0; i < n / 32; i++) {
+        _mm256_storeu_si256((__m256i *)(lv + 32 * i), _mm256_or_si256(nibbles32(a[i].qs), bit4_bytes(a[i].qh)));
+        sc[i] = f16(a[i].d);
+        mn[i] = 0;
+    }
+}
+static void unpack_q8_0(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn) {
+    const block_q8_0 *a = (const block_q8_0 *)row;
+    for (int64_t i = 0; i < n / 32; i++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)a[i].qs);
+        _mm256_storeu_si256((__m256i *)(lv + 32 * i), _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
+        sc[i] = f16(a[i].d);
+        mn[i] = 0;
+    }
+}
+static void unpack_q4_1(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn) {
+    const block_q4_1 *a = (const block_q4_1 *)row;
+    for (int64_t i = 0; i < n / 32; i++) {
+        _mm256_storeu_si256((__m256i *)(lv + 32 * i), nibbles32(a[i].qs));
+        sc[i] = f16(a[i].d);
+        mn[i] = f16(a[i].m);
+    }
+}
+static void unpack_q5_1(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn) {
+    const block_q5_1 *a = (const block_q5_1 *)row;
+    for (int64_t i = 0; i < n / 32; i++) {
+        _mm256_storeu_si256((__m256i *)(lv + 32 * i), _mm256_or_si256(nibbles32(a[i].qs), bit4_bytes(a[i].qh)));
+        sc[i] = f16(a[i].d);
+        mn[i] = f16(a[i].m);
+    }
+}
+
+/* Q4_K / Q5_K: unit u of a super-block is sub-block u: nibbles (u odd: high)
+ * of qs[32 (u/2) ..], Q5_K's fifth bit is bit u of qh[l]. */
+SLM_INLINE void unpack_q45_K(const uint8_t *row, int64_t n, size_t block_bytes, int has_qh, uint8_t *lv, float *sc,
+                             float *mn) {
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const uint8_t *blk = row + (size_t)i * block_bytes;
+        uint16_t d16, m16;
+        memcpy(&d16, blk, 2);
+        memcpy(&m16, blk + 2, 2);
+        const float d = f16(d16), dmin = f16(m16);
+        uint8_t s[8], m[8];
+        slm_unpack_k4_scales(blk + 4, s, m);
+        const uint8_t *qh = blk + 16, *qs = blk + (has_qh ? 48 : 16);
+        const __m256i hbits = has_qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+        for (int u = 0; u < 8; u++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * (u / 2)));
+            __m256i l = _mm256_and_si256(u & 1 ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(15));
+            if (has_qh) {
+                const __mmask32 hb = _mm256_test_epi8_mask(hbits, _mm256_set1_epi8((char)(1 << u)));
+                l = _mm256_or_si256(l, _mm256_maskz_set1_epi8(hb, 0x10));
+            }
+            _mm256_storeu_si256((__m256i *)(lv + (size_t)i * QK_K + 32 * u), l);
+            sc[i * 8 + u] = d * (float)s[u];
+            mn[i * 8 + u] = dmin * (float)m[u];
+        }
+    }
+}
+static void unpack_q4_K(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn) {
+    unpack_q45_K(row, n, sizeof(block_q4_K), 0, lv, sc, mn);
+}
+static void unpack_q5_K(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn) {
+    unpack_q45_K(row, n, sizeof(block_q5_K), 1, lv, sc, mn);
+}
+
+/* Q6_K: unit u = 4h + k holds values 128h + 32k + l, l < 32 (ref layout). */
+static void unpack_q6_K(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn) {
+    const block_q6_K *a = (const block_q6_K *)row;
+    const __m256i m15 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = f16(a[i].d);
+        for (int h = 0; h < 2; h++) {
+            const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
+            const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
+            for (int k = 0; k < 4; k++) {
+                const __m256i ql = k & 1 ? ql1 : ql0;
+                const __m256i lo = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), m15);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
+                _mm256_storeu_si256((__m256i *)(lv + (size_t)i * QK_K + 128 * h + 32 * k),
+                                    _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)));
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            sc[i * 16 + j] = d * (float)a[i].scales[j];
+            mn[i * 16 + j] = 0;
+        }
+    }
+}
+
+/* Q3_K / Q2_K: unit u = 4h + s holds values 128h + 32s + l: 2-bit field s of
+ * qs[32h + l] (Q3_K: | hmask bit 4h + s of hmask[l], << 2). */
+static void unpack_q3_K(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn) {
+    const block_q3_K *a = (const block_q3_K *)row;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = f16(a[i].d);
+        int8_t s[16];
+        slm_unpack_q3k_scales(a[i].scales, s);
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)a[i].hmask);
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
+            for (int f = 0; f < 4; f++) {
+                const __m256i l2 = _mm256_and_si256(_mm256_srli_epi16(q, 2 * f), _mm256_set1_epi8(3));
+                const __mmask32 hb = _mm256_test_epi8_mask(hm, _mm256_set1_epi8((char)(1 << (4 * h + f))));
+                _mm256_storeu_si256((__m256i *)(lv + (size_t)i * QK_K + 128 * h + 32 * f),
+                                    _mm256_or_si256(l2, _mm256_maskz_set1_epi8(hb, 4)));
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            sc[i * 16 + j] = d * (float)s[j];
+            mn[i * 16 + j] = 0;
+        }
+    }
+}
+static void unpack_q2_K(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn) {
+    const block_q2_K *a = (const block_q2_K *)row;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = f16(a[i].d), dmin = f16(a[i].dmin);
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
+            for (int f = 0; f < 4; f++)
+                _mm256_storeu_si256((__m256i *)(lv + (size_t)i * QK_K + 128 * h + 32 * f),
+                                    _mm256_and_si256(_mm256_srli_epi16(q, 2 * f), _mm256_set1_epi8(3)));
+        }
+        for (int j = 0; j < 16; j++) {
+            sc[i * 16 + j] = d * (float)(a[i].scales[j] & 15);
+            mn[i * 16 + j] = dmin * (float)(a[i].scales[j] >> 4);
+        }
+    }
+}
+
+typedef void (*unpack_fn)(const uint8_t *row, int64_t n, uint8_t *lv, float *sc, float *mn);
+
+/* ======================================================================== */
+/* Packing a panel of 16 rows                                                */
+/* ======================================================================== */
+
+/* Scratch of one gemm call (slm_gemm_scratch_size): */
+typedef struct {
+    uint8_t *rows;  /* (16, n) levels, row-major, while unpacking */
+    float *rsc;     /* (16, n / sb) scales, row-major */
+    float *rmn;     /* (16, n / sb) mins */
+    uint8_t *panel; /* (n / 32, 8, 16, 4) levels, interleaved */
+    float *psc;     /* (n / sb, 16) scales of the panel */
+    float *pmn;     /* (n / sb, 16) mins */
+    float *dy;      /* (nx, n / block) activation scales */
+    float *aux;     /* (nx, n / sb) per sub-block: B (min types), s (Q8_1) */
+    int32_t *zb;    /* (nx, n / sb) z * B (offset types) */
+} gemm_scratch;
+
+static void pack_panel(unpack_fn unpack, const gemm_kind *k, int64_t n, const uint8_t *w, size_t ws, int nr,
+                       gemm_scratch *s) {
+    const int64_t nsb = n / k->sb;
+    for (int r = 0; r < PR; r++) {
+        if (r < nr) {
+            unpack(w + (size_t)r * ws, n, s->rows + (size_t)r * n, s->rsc + (size_t)r * nsb, s->rmn + (size_t)r * nsb);
+        } else { /* padding rows: zero levels and scales, results discarded */
+            memset(s->rows + (size_t)r * n, 0, (size_t)n);
+            memset(s->rsc + (size_t)r * nsb, 0, (size_t)nsb * sizeof(float));
+            memset(s->rmn + (size_t)r * nsb, 0, (size_t)nsb * sizeof(float));
+        }
+    }
+    /* levels: dword g of unit u of row r -> panel[u][g][r] */
+    const __m512i rowidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                              _mm512_set1_epi32((int)(n / 4)));
+    for (int64_t u = 0; u < n / 32; u++) {
+        const int32_t *base = (const int32_t *)(const void *)(s->rows + 32 * u);
+        for (int g = 0; g < 8; g++)
+            _mm512_storeu_si512((void *)(s->panel + ((size_t)u * 8 + (size_t)g) * 64),
+                                _mm512_i32gather_epi32(_mm512_add_epi32(rowidx, _mm512_set1_epi32(g)), base, 4));
+    }
+    const __m512i sbidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32((int)nsb));
+    for (int64_t j = 0; j < nsb; j++) {
+        const __m512i idx = _mm512_add_epi32(sbidx, _mm512_set1_epi32((int)j));
+        _mm512_storeu_ps(s->psc + (size_t)j * PR, _mm512_i32gather_ps(idx, s->rsc, 4));
+        _mm512_storeu_ps(s->pmn + (size_t)j * PR, _mm512_i32gather_ps(idx, s->rmn, 4));
+    }
+}
+
+/* ======================================================================== */
+/* Activations: scales and sums per token                                    */
+/* ======================================================================== */
+
+/* Sum of 32 signed bytes. */
+SLM_INLINE int sum32(const int8_t *y) {
+    const __m256i v = _mm256_loadu_si256((const __m256i *)y);
+    const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), v);
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(t);
+}
+
+static void prepare_acts(const gemm_kind *k, int64_t n, const uint8_t *x, size_t xs, int64_t nx, gemm_scratch *s) {
+    const int64_t nsb = n / k->sb;
+    for (int64_t t = 0; t < nx; t++) {
+        const uint8_t *row = x + (size_t)t * xs;
+        float *dy = s->dy + (size_t)t * (n / (k->kquant ? QK_K : 32));
+        float *aux = s->aux + (size_t)t * nsb;
+        int32_t *zb = s->zb + (size_t)t * nsb;
+        if (!k->kquant) {
+            for (int64_t b = 0; b < n / 32; b++) {
+                if (k->q8_1) {
+                    const block_q8_1 *y = (const block_q8_1 *)row + b;
+                    dy[b] = f16(y->d);
+                    aux[b] = f16(y->s);
+                    zb[b] = 0;
+                } else {
+                    const block_q8_0 *y = (const block_q8_0 *)row + b;
+                    dy[b] = f16(y->d);
+                    zb[b] = k->z * sum32(y->qs);
+                    aux[b] = 0;
+                }
+            }
+            continue;
+        }
+        for (int64_t b = 0; b < n / QK_K; b++) {
+            const block_q8_K *y = (const block_q8_K *)row + b;
+            dy[b] = y->d;
+            for (int j = 0; j < QK_K / k->sb; j++) {
+                const int bsum = k->sb == 16 ? y->bsums[j] : y->bsums[2 * j] + y->bsums[2 * j + 1];
+                aux[b * (QK_K / k->sb) + j] = (float)bsum;
+                zb[b * (QK_K / k->sb) + j] = k->z * bsum;
+            }
+        }
+    }
+}
+
+/* ======================================================================== */
+/* The microkernel: one panel x NT tokens                                    */
+/* ======================================================================== */
+
+/* Activation row of token t as bytes; the levels of unit u start at
+ * ybase(t) + unit_off(u). */
+SLM_INLINE const int8_t *act_levels(const gemm_kind *k, const uint8_t *x, size_t xs, int64_t t, int64_t u) {
+    const uint8_t *row = x + (size_t)t * xs;
+    if (k->kquant) return ((const block_q8_K *)row)[u / 8].qs + 32 * (u % 8);
+    if (k->q8_1) return ((const block_q8_1 *)row)[u].qs;
+    return ((const block_q8_0 *)row)[u].qs;
+}
+
+SLM_INLINE __m512i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+SLM_INLINE void panel_tokens(const gemm_kind *k, int64_t n, const gemm_scratch *s, const uint8_t *x, size_t xs,
+                             int64_t t0, const int NT, float *out, size_t os, int nr) {
+    __m512 acc[4], blk[4];
+    SLM_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    const int64_t nsb = n / k->sb, nblk = n / (k->kquant ? QK_K : 32);
+    const int units_per_blk = k->kquant ? 8 : 1;
+    for (int64_t b = 0; b < nblk; b++) {
+        SLM_UNROLL for (int t = 0; t < NT; t++) blk[t] = _mm512_setzero_ps();
+        for (int uu = 0; uu < units_per_blk; uu++) {
+            const int64_t u = b * units_per_blk + uu;
+            const __m512i *pl = (const __m512i *)(const void *)(s->panel + (size_t)u * 512);
+            __m512i lv[8];
+            for (int g = 0; g < 8; g++) lv[g] = _mm512_load_si512((const void *)(pl + g));
+            for (int half = 0; half < (k->sb == 16 ? 2 : 1); half++) {
+                const int g0 = k->sb == 16 ? 4 * half : 0, g1 = k->sb == 16 ? g0 + 4 : 8;
+                const int64_t j = k->sb == 16 ? 2 * u + half : u; /* sub-block */
+                const __m512 scv = _mm512_loadu_ps(s->psc + (size_t)j * PR);
+                __m512i S[4];
+                SLM_UNROLL for (int t = 0; t < NT; t++) {
+                    S[t] = _mm512_setzero_si512();
+                    const int8_t *y = act_levels(k, x, xs, t0 + t, u);
+                    for (int g = g0; g < g1; g++) S[t] = _mm512_dpbusd_epi32(S[t], lv[g], bcast4(y + 4 * g));
+                }
+                const int64_t jt = k->kquant ? j : u; /* index into the per-token arrays */
+                SLM_UNROLL for (int t = 0; t < NT; t++) {
+                    const size_t at = (size_t)(t0 + t) * nsb + (size_t)jt;
+                    if (k->z) S[t] = _mm512_sub_epi32(S[t], _mm512_set1_epi32(s->zb[at]));
+                    const __m512 f = _mm512_cvtepi32_ps(S[t]);
+                    if (!k->kquant) {
+                        const __m512 dd = _mm512_mul_ps(scv, _mm512_set1_ps(s->dy[(size_t)(t0 + t) * nblk + b]));
+                        acc[t] = _mm512_fmadd_ps(dd, f, acc[t]);
+                        if (k->q8_1)
+                            acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(s->pmn + (size_t)j * PR), _mm512_set1_ps(s->aux[at]),
+                                                     acc[t]);
+                    } else {
+                        blk[t] = _mm512_fmadd_ps(scv, f, blk[t]);
+                        if (k->has_min)
+                            blk[t] = _mm512_fnmadd_ps(_mm512_loadu_ps(s->pmn + (size_t)j * PR), _mm512_set1_ps(s->aux[at]),
+                                                      blk[t]);
+                    }
+                }
+            }
+        }
+        if (k->kquant)
+            SLM_UNROLL for (int t = 0; t < NT; t++) acc[t] =
+                _mm512_fmadd_ps(_mm512_set1_ps(s->dy[(size_t)(t0 + t) * nblk + b]), blk[t], acc[t]);
+    }
+    const __mmask16 m = (__mmask16)((1u << nr) - 1);
+    SLM_UNROLL for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(out + (size_t)t * os, m, acc[t]);
+}
+
+SLM_INLINE void gemm_run(unpack_fn unpack, const gemm_kind *k, int64_t n, const uint8_t *w, size_t ws, int64_t nr,
+                         const uint8_t *x, size_t xs, int64_t nx, float *out, size_t os, void *scratch) {
+    gemm_scratch s;
+    const int64_t nsb = n / k->sb;
+    uint8_t *p = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    s.panel = p, p += (size_t)n * PR;
+    s.rows = p, p += (size_t)n * PR;
+    s.rsc = (float *)(void *)p, p += (size_t)nsb * PR * sizeof(float);
+    s.rmn = (float *)(void *)p, p += (size_t)nsb * PR * sizeof(float);
+    s.psc = (float *)(void *)p, p += (size_t)nsb * PR * sizeof(float);
+    s.pmn = (float *)(void *)p, p += (size_t)nsb * PR * sizeof(float);
+    s.dy = (float *)(void *)p, p += (size_t)nx * (n / 32) * sizeof(float);
+    s.aux = (float *)(void *)p, p += (size_t)nx * nsb * sizeof(float);
+    s.zb = (int32_t *)(void *)p;
+    prepare_acts(k, n, x, xs, nx, &s);
+    for (int64_t r0 = 0; r0 < nr; r0 += PR) {
+        const int rows = (int)(nr - r0 < PR ? nr - r0 : PR);
+        pack_panel(unpack, k, n, w + (size_t)r0 * ws, ws, rows, &s);
+        int64_t t = 0;
+        for (; t + 4 <= nx; t += 4) panel_tokens(k, n, &s, x, xs, t, 4, out + (size_t)t * os + r0, os, rows);
+        switch (nx - t) {
+        case 3: panel_tokens(k, n, &s, x, xs, t, 3, out + (size_t)t * os + r0, os, rows); break;
+        case 2: panel_tokens(k, n, &s, x, xs, t, 2, out + (size_t)t * os + r0, os, rows); break;
+        case 1: panel_tokens(k, n, &s, x, xs, t, 1, out + (size_t)t * os + r0, os, rows); break;
+        default: break;
+        }
+    }
+}
+
+/* ======================================================================== */
+/* The entries                                                               */
+/* ======================================================================== */
+
+#define GEMM_ENTRY(T, SB, Z, MIN, Q81, KQ)                                                                        \
+    static void gemm_##T(int64_t n, const void *w, size_t ws, int64_t nr, const void *x, size_t xs, int64_t nx,   \
+                         float *out, size_t os, void *scratch) {                                                  \
+        static const gemm_kind k = {0, SB, Z, MIN, Q81, KQ};                                                      \
+        gemm_run(unpack_##T, &k, n, w, ws, nr, x, xs, nx, out, os, scratch);                                      \
+    }
+GEMM_ENTRY(q4_0, 32, 8, 0, 0, 0)
+GEMM_ENTRY(q5_0, 32, 16, 0, 0, 0)
+GEMM_ENTRY(q8_0, 32, 128, 0, 0, 0)
+GEMM_ENTRY(q4_1, 32, 0, 0, 1, 0)
+GEMM_ENTRY(q5_1, 32, 0, 0, 1, 0)
+GEMM_ENTRY(q2_K, 16, 0, 1, 0, 1)
+GEMM_ENTRY(q3_K, 16, 4, 0, 0, 1)
+GEMM_ENTRY(q4_K, 32, 0, 1, 0, 1)
+GEMM_ENTRY(q5_K, 32, 0, 1, 0, 1)
+GEMM_ENTRY(q6_K, 16, 32, 0, 0, 1)
+
+void slm_avx512vnni_set_gemm(slm_kernel_table *t) {
+    t->gemm[SLM_TYPE_Q4_0] = gemm_q4_0;
+    t->gemm[SLM_TYPE_Q5_0] = gemm_q5_0;
+    t->gemm[SLM_TYPE_Q8_0] = gemm_q8_0;
+    t->gemm[SLM_TYPE_Q4_1] = gemm_q4_1;
+    t->gemm[SLM_TYPE_Q5_1] = gemm_q5_1;
+    t->gemm[SLM_TYPE_Q2_K] = gemm_q2_K;
+    t->gemm[SLM_TYPE_Q3_K] = gemm_q3_K;
+    t->gemm[SLM_TYPE_Q4_K] = gemm_q4_K;
+    t->gemm[SLM_TYPE_Q5_K] = gemm_q5_K;
+    t->gemm[SLM_TYPE_Q6_K] = gemm_q6_K;
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+#endif /* __x86_64__ */

@@ -1,0 +1,45 @@
+/*
+ * model_gguf.h — the training model as a llama.cpp GGUF model, both ways:
+ * export (`slm train` writes out/model.gguf) and import (--init-from).
+ *
+ * Names (trainer / llama2.c  ->  GGUF, architecture "llama"):
+ *     tok_embeddings    token_embd.weight        norm        output_norm.weight
+ *     output            output.weight (untied only)
+ *     layers.N.attention_norm  blk.N.attn_norm   attention.wq/wk/wv/wo  blk.N.attn_q/k/v/output
+ *     layers.N.ffn_norm        blk.N.ffn_norm    feed_forward.w1/w2/w3  blk.N.ffn_gate/down/up
+ * A torch (out, in) matrix is GGUF ne {in, out} with the same bytes. The
+ * trainer rotates interleaved pairs (2i, 2i+1), which is llama.cpp's "llama"
+ * RoPE, so q and k rows are written as they are (no permutation: that is
+ * only for Hugging Face's half-split layout).
+ * Keys: llama.context_length (the training seq), embedding_length,
+ * block_count, feed_forward_length, attention.head_count, head_count_kv,
+ * rope.dimension_count (head size), rope.freq_base,
+ * attention.layer_norm_rms_epsilon, vocab_size; the tokenizer.* keys of the
+ * tokenizer file as they are.
+ */
+#ifndef SLM_TRAIN_MODEL_GGUF_H
+#define SLM_TRAIN_MODEL_GGUF_H
+
+#include "formats/gguf.h"
+#include "slm.h"
+#include "train/model.h"
+
+/*
+ * Writes m to path: tok (may be NULL: no tokenizer keys) gives the
+ * tokenizer.* keys; n_vocab (<= the model's) is how many embedding and
+ * classifier rows to write (the tokenizer's size when the model's
+ * vocabulary is padded). type: "F32" or any slm_quantize type (matrices
+ * converted with its recipes). Atomic (temp + rename).
+ */
+slm_status slm_train_export(const slm_train_model *m, const gguf_file *tok, int32_t n_vocab, const char *name,
+                            const char *type, int32_t n_threads, const char *path);
+
+/* The model shape of a llama GGUF (seq_len = context_length); fails with
+ * SLM_ERR_UNSUPPORTED for what the trainer lacks (biases, experts, RoPE
+ * scaling or factors, another architecture). */
+slm_status slm_train_config_from_gguf(const gguf_file *g, slm_train_config *cfg);
+/* Copies (dequantizing) every tensor of g into m's parameters; m's config
+ * must be the file's. */
+slm_status slm_train_import_gguf(slm_train_model *m, const gguf_file *g);
+
+#endif
