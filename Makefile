@@ -132,7 +132,7 @@ $(BUILD)/gen_random_model: bench/gen_random_model.c $(BUILD)/libslm.a
 bench: cli $(BUILD)/gen_random_model
 	SLM=$(BUILD)/slm GEN=$(BUILD)/gen_random_model BENCH_DIR=$(BUILD)/bench bash bench/compare.sh
 
-MODEL ?= models/stories-1m.gguf
+MODEL ?= models/stories-slm.gguf
 PROMPT ?= Once upon a time
 run: deps
 	$(MAKE) cli

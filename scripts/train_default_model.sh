@@ -11,13 +11,16 @@
 # give the same model.
 #
 # Environment: SLM (default build/slm), OUT (build/default-model), DEST
-# (models/stories-slm.gguf), THREADS (0: all cores), EXPORT_TYPE (F32).
+# (models/stories-slm.gguf), THREADS (0: all cores), EXPORT_TYPE (F32),
+# EXTRA (more `slm train` flags; they override the config, e.g. for a smoke
+# test: EXTRA="--steps 4").
 set -eu
 SLM=${SLM:-build/slm}
 OUT=${OUT:-build/default-model}
 DEST=${DEST:-models/stories-slm.gguf}
 THREADS=${THREADS:-0}
 EXPORT_TYPE=${EXPORT_TYPE:-F32}
+EXTRA=${EXTRA:-}
 TEXT=data/tinystories/train.txt
 
 mkdir -p "$OUT"
@@ -30,7 +33,7 @@ fi
 RESUME=
 if [ -f "$OUT/run/checkpoint.gguf" ]; then RESUME=--resume; fi
 $SLM train --config scripts/default_model.conf --data "$OUT/data" --out "$OUT/run" --export-type "$EXPORT_TYPE" \
-    -t "$THREADS" $RESUME
+    -t "$THREADS" $RESUME $EXTRA
 cp "$OUT/run/model.gguf" "$DEST"
 echo "slm: wrote $DEST ($(wc -c <"$DEST") bytes)"
 for prompt in "Once upon a time" "Tom and Lily went to the park." "The little dog"; do

@@ -292,7 +292,7 @@ TEST(eval_bad_task_files_name_the_line) {
     const char *ok = "{\"ctx\": \"A b\", \"choices\": [\"c\", \"d\", \"e\", \"f\"], \"label\": 1}\n";
     char buf[1024];
     snprintf(buf, sizeof buf, "%s{\"ctx\": \"A b\", \"choices\": [\"c\", \"d\"\n", ok);
-    expect_bad("a.jsonl", buf, SLM_ERR_FORMAT, "a.jsonl:2:", "not a JSON object");
+    expect_bad("a.jsonl", buf, SLM_ERR_FORMAT, "a.jsonl:2: not a JSON object (column", NULL);
     snprintf(buf, sizeof buf, "%s\n%s{\"ctx\": \"x\", \"choices\": [\"1\", \"2\", \"3\", \"4\", \"5\"], \"label\": 0}\n", ok, ok);
     expect_bad("b.jsonl", buf, SLM_ERR_FORMAT, "b.jsonl:4:", "5 endings, expected 4");
     expect_bad("c.jsonl", "{\"ctx\": \"x\", \"choices\": [\"1\", \"2\", \"3\", \"4\"], \"label\": 4}\n", SLM_ERR_FORMAT,

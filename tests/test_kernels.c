@@ -407,67 +407,92 @@ TEST(kernels_attention_matches_reference) {
     slm_rng_seed(&r, seed ^ 0xa77e);
     const slm_kernel_table *t[8], *ref = slm_kernels_ref();
     const int nt = slm_kernels_available(t, 8);
-    enum { MAXHD = 160, MAXN = 300 };
+    enum { MAXHD = 160, MAXN = 300, MAXQ = 12, SS = MAXN + 5 };
     const int64_t hds[] = {64, 128, 80, 7, 36, 160}, ns[] = {1, 2, 5, 33, 300};
+    const int nqs[] = {1, 3, 12};
     const size_t stride = MAXHD * 4 + 12; /* rows stride bytes apart, as in the cache */
-    float *q = malloc(MAXHD * sizeof(float)), *kf = malloc(MAXHD * sizeof(float)), *p = malloc(MAXN * sizeof(float));
-    float *got = malloc(MAXN * sizeof(float)), *want = malloc(MAXN * sizeof(float)), *o0 = malloc(MAXHD * sizeof(float));
+    float *qbuf = malloc(MAXQ * MAXHD * sizeof(float)), *kf = malloc(MAXHD * sizeof(float));
+    float *p = malloc(MAXQ * SS * sizeof(float)), *got = malloc(MAXQ * SS * sizeof(float));
+    float *want = malloc(MAXQ * SS * sizeof(float)), *o0 = malloc(MAXQ * MAXHD * sizeof(float));
     uint8_t *kv = malloc(stride * MAXN);
-    ASSERT(q && kf && p && got && want && o0 && kv);
+    double *magk = malloc(MAXQ * MAXN * sizeof(double)), *magv = malloc(MAXQ * MAXHD * sizeof(double));
+    ASSERT(qbuf && kf && p && got && want && o0 && kv && magk && magv);
     const int kv_types[] = {SLM_TYPE_F32, SLM_TYPE_F16};
     for (int kt = 0; kt < 2; kt++) {
         const int type = kv_types[kt];
         const slm_type_traits *tr = slm_type_traits_get(type);
         for (int hi = 0; hi < 6; hi++)
-            for (int ni = 0; ni < 5; ni++) {
-                const int64_t hd = hds[hi], n = ns[ni];
-                random_floats(&r, q, hd);
-                random_floats(&r, o0, hd);
-                for (int64_t j = 0; j < n; j++) {
-                    random_floats(&r, kf, hd);
-                    tr->from_float(kf, kv + (size_t)j * stride, hd);
-                    p[j] = slm_rng_f32(&r);
-                }
-                /* magnitudes: sum |q k_j| per score, |o0| + sum |p v| per output */
-                double magk[MAXN], magv[MAXHD];
-                float row[MAXHD];
-                for (int64_t d = 0; d < hd; d++) magv[d] = fabs(o0[d]);
-                for (int64_t j = 0; j < n; j++) {
-                    tr->to_float(kv + (size_t)j * stride, row, hd);
-                    magk[j] = 0;
-                    for (int64_t d = 0; d < hd; d++) {
-                        magk[j] += fabs((double)q[d] * row[d]);
-                        magv[d] += fabs((double)p[j] * row[d]);
+            for (int ni = 0; ni < 5; ni++)
+                for (int qn = 0; qn < 3; qn++) {
+                    const int64_t hd = hds[hi], n = ns[ni];
+                    const int nq = nqs[qn];
+                    /* queries at scattered places (pointers), outputs likewise, scores SS apart */
+                    const float *q[MAXQ];
+                    float *outg[MAXQ], *outw[MAXQ];
+                    for (int i = 0; i < nq; i++) {
+                        q[i] = qbuf + (size_t)(nq - 1 - i) * MAXHD;
+                        random_floats(&r, qbuf + (size_t)i * MAXHD, hd);
+                        random_floats(&r, o0 + (size_t)i * MAXHD, hd);
+                        for (int64_t j = 0; j < n; j++) p[(size_t)i * SS + j] = slm_rng_f32(&r);
+                    }
+                    for (int64_t j = 0; j < n; j++) {
+                        random_floats(&r, kf, hd);
+                        tr->from_float(kf, kv + (size_t)j * stride, hd);
+                    }
+                    /* magnitudes: sum |q k_j| per score, |o0| + sum |p v| per output */
+                    float row[MAXHD];
+                    for (int i = 0; i < nq; i++)
+                        for (int64_t d = 0; d < hd; d++) magv[i * MAXHD + d] = fabs(o0[(size_t)i * MAXHD + d]);
+                    for (int64_t j = 0; j < n; j++) {
+                        tr->to_float(kv + (size_t)j * stride, row, hd);
+                        for (int i = 0; i < nq; i++) {
+                            magk[i * MAXN + j] = 0;
+                            for (int64_t d = 0; d < hd; d++) {
+                                magk[i * MAXN + j] += fabs((double)q[i][d] * row[d]);
+                                magv[i * MAXHD + d] += fabs((double)p[(size_t)i * SS + j] * row[d]);
+                            }
+                        }
+                    }
+                    ref->attn_qk[type](hd, nq, q, kv, stride, n, want, SS);
+                    for (int k = 0; k < nt; k++) {
+                        ASSERT(t[k]->attn_qk[type] && t[k]->attn_pv[type], "(%s %s)", t[k]->name, tr->name);
+                        t[k]->attn_qk[type](hd, nq, q, kv, stride, n, got, SS);
+                        for (int i = 0; i < nq; i++)
+                            for (int64_t j = 0; j < n; j++) {
+                                const float g = got[(size_t)i * SS + j], w = want[(size_t)i * SS + j];
+                                EXPECT(fabs((double)g - w) <= 1e-5 * magk[i * MAXN + j] + 1e-30,
+                                       "(%s attn_qk %s hd=%lld n=%lld nq=%d [%d][%lld]: %.9g vs %.9g; seed %llu)",
+                                       t[k]->name, tr->name, (long long)hd, (long long)n, nq, i, (long long)j, g, w,
+                                       (unsigned long long)seed);
+                            }
+                    }
+                    for (int i = 0; i < nq; i++) {
+                        outw[i] = want + (size_t)i * SS;
+                        outg[i] = got + (size_t)(nq - 1 - i) * SS;
+                        memcpy(outw[i], o0 + (size_t)i * MAXHD, (size_t)hd * sizeof(float));
+                    }
+                    ref->attn_pv[type](hd, nq, p, SS, kv, stride, n, outw);
+                    for (int k = 0; k < nt; k++) {
+                        for (int i = 0; i < nq; i++) memcpy(outg[i], o0 + (size_t)i * MAXHD, (size_t)hd * sizeof(float));
+                        t[k]->attn_pv[type](hd, nq, p, SS, kv, stride, n, outg);
+                        for (int i = 0; i < nq; i++)
+                            for (int64_t d = 0; d < hd; d++)
+                                EXPECT(fabs((double)outg[i][d] - outw[i][d]) <= 1e-5 * magv[i * MAXHD + d] + 1e-30,
+                                       "(%s attn_pv %s hd=%lld n=%lld nq=%d [%d][%lld]: %.9g vs %.9g; seed %llu)",
+                                       t[k]->name, tr->name, (long long)hd, (long long)n, nq, i, (long long)d,
+                                       outg[i][d], outw[i][d], (unsigned long long)seed);
                     }
                 }
-                ref->attn_qk[type](hd, q, kv, stride, n, want);
-                for (int i = 0; i < nt; i++) {
-                    ASSERT(t[i]->attn_qk[type] && t[i]->attn_pv[type], "(%s %s)", t[i]->name, tr->name);
-                    t[i]->attn_qk[type](hd, q, kv, stride, n, got);
-                    for (int64_t j = 0; j < n; j++)
-                        EXPECT(fabs((double)got[j] - want[j]) <= 1e-5 * magk[j] + 1e-30,
-                               "(%s attn_qk %s hd=%lld n=%lld [%lld]: %.9g vs %.9g; seed %llu)", t[i]->name, tr->name,
-                               (long long)hd, (long long)n, (long long)j, got[j], want[j], (unsigned long long)seed);
-                }
-                memcpy(want, o0, (size_t)hd * sizeof(float));
-                ref->attn_pv[type](hd, p, kv, stride, n, want);
-                for (int i = 0; i < nt; i++) {
-                    memcpy(got, o0, (size_t)hd * sizeof(float));
-                    t[i]->attn_pv[type](hd, p, kv, stride, n, got);
-                    for (int64_t d = 0; d < hd; d++)
-                        EXPECT(fabs((double)got[d] - want[d]) <= 1e-5 * magv[d] + 1e-30,
-                               "(%s attn_pv %s hd=%lld n=%lld [%lld]: %.9g vs %.9g; seed %llu)", t[i]->name, tr->name,
-                               (long long)hd, (long long)n, (long long)d, got[d], want[d], (unsigned long long)seed);
-                }
-            }
     }
-    free(q);
+    free(qbuf);
     free(kf);
     free(p);
     free(got);
     free(want);
     free(o0);
     free(kv);
+    free(magk);
+    free(magv);
 }
 
 /* ======================================================================== */
@@ -582,4 +607,89 @@ TEST(kernels_gemm_matches_reference) {
     free(x);
     free(out);
     free(scratch);
+}
+
+/* Softmax: every table within 2e-6 relative (per value) of the reference,
+ * on scores of all magnitudes (exp's underflow included) and lengths up to
+ * 1000: exp within 2 ulp (2.4e-7) plus the sum's rounding, whose order
+ * differs (vector lanes vs one by one; measured up to 7e-7 at n = 1000). */
+TEST(kernels_softmax_matches_reference) {
+    const uint64_t seed = test_seed();
+    slm_rng r;
+    slm_rng_seed(&r, seed ^ 0x50f7);
+    const slm_kernel_table *t[8], *ref = slm_kernels_ref();
+    const int nt = slm_kernels_available(t, 8);
+    enum { MAXN = 1000 };
+    float *x = malloc(MAXN * sizeof(float)), *want = malloc(MAXN * sizeof(float)), *got = malloc(MAXN * sizeof(float));
+    ASSERT(x && want && got);
+    const int64_t ns[] = {1, 3, 8, 9, 64, 1000};
+    const float spreads[] = {0.1f, 3.0f, 30.0f, 200.0f};
+    for (int si = 0; si < 4; si++)
+        for (int ni = 0; ni < 6; ni++) {
+            const int64_t n = ns[ni];
+            for (int64_t i = 0; i < n; i++) x[i] = spreads[si] * slm_rng_normal(&r);
+            memcpy(want, x, (size_t)n * sizeof(float));
+            ref->softmax(want, n);
+            for (int i = 0; i < nt; i++) {
+                ASSERT(t[i]->softmax, "(%s)", t[i]->name);
+                memcpy(got, x, (size_t)n * sizeof(float));
+                t[i]->softmax(got, n);
+                double worst = 0, sum = 0;
+                for (int64_t j = 0; j < n; j++) {
+                    const double err = fabs((double)got[j] - want[j]);
+                    sum += got[j];
+                    /* relative where the value is representable; absolute 1e-37 near exp's underflow */
+                    const double rel = err / (fabs((double)want[j]) + 1e-30);
+                    if (fabs((double)want[j]) > 1e-37 && rel > worst) worst = rel;
+                    if (fabs((double)want[j]) <= 1e-37) EXPECT(err <= 1e-37, "(%s softmax underflow)", t[i]->name);
+                }
+                EXPECT(worst <= 2e-6 && fabs(sum - 1.0) < 1e-5,
+                       "(%s softmax n=%lld spread %g: worst relative error %.3g, sum %.9g; seed %llu)", t[i]->name,
+                       (long long)n, spreads[si], worst, sum, (unsigned long long)seed);
+            }
+        }
+    free(x);
+    free(want);
+    free(got);
+}
+
+/* SwiGLU: every table within 4e-7 relative of the reference (exp within
+ * 2 ulp, one division), 1e-30 absolute where silu underflows (x < -80:
+ * exp(x) is denormal and the SIMD exp flushes it to 0). */
+TEST(kernels_swiglu_matches_reference) {
+    const uint64_t seed = test_seed();
+    slm_rng r;
+    slm_rng_seed(&r, seed ^ 0x5161);
+    const slm_kernel_table *t[8], *ref = slm_kernels_ref();
+    const int nt = slm_kernels_available(t, 8);
+    enum { N = 1003 };
+    float *g = malloc(N * sizeof(float)), *u = malloc(N * sizeof(float)), *want = malloc(N * sizeof(float)),
+          *got = malloc(N * sizeof(float));
+    ASSERT(g && u && want && got);
+    const float spreads[] = {0.5f, 4.0f, 40.0f, 150.0f};
+    for (int si = 0; si < 4; si++) {
+        for (int i = 0; i < N; i++) {
+            g[i] = spreads[si] * slm_rng_normal(&r);
+            u[i] = slm_rng_normal(&r);
+        }
+        g[0] = 0.0f;
+        g[1] = -0.0f;
+        memcpy(want, g, N * sizeof(float));
+        ref->swiglu(want, u, N);
+        for (int i = 0; i < nt; i++) {
+            ASSERT(t[i]->swiglu, "(%s)", t[i]->name);
+            memcpy(got, g, N * sizeof(float));
+            t[i]->swiglu(got, u, N);
+            for (int j = 0; j < N; j++) {
+                const double err = fabs((double)got[j] - want[j]);
+                EXPECT(err <= 4e-7 * fabs((double)want[j]) + 1e-30,
+                       "(%s swiglu(%.9g) * %.9g: %.9g, reference %.9g; seed %llu)", t[i]->name, g[j], u[j], got[j],
+                       want[j], (unsigned long long)seed);
+            }
+        }
+    }
+    free(g);
+    free(u);
+    free(want);
+    free(got);
 }

@@ -13,7 +13,8 @@
  *    see check_merged_quant (the README's quantized rule where the type
  *    allows it, the type's own measured weight-quantization cost always);
  *  - fused attn_qkv / fused gate+up (phi3), several adapters at once, F16
- *    adapters, alpha 0 (s = scale);
+ *    adapters, alpha 0 (s = scale); attention of a MoE model (experts are
+ *    refused);
  *  - scale 0, and removing the adapters, give exactly the base logits;
  *  - a batch of several contexts applies each row's own adapters;
  *  - adapters for another model or malformed ones fail with a message that
@@ -369,6 +370,48 @@ TEST(lora_fused_and_several_adapters) {
     slm_model_free(mm);
     slm_lora_free(l[0]);
     slm_lora_free(l[1]);
+    slm_model_free(m);
+    slm_kernels_force(NULL);
+}
+
+/* Experts are not adapted, attention in a MoE model is (qwen3moe: q/k norms too). */
+TEST(lora_moe_attention) {
+    slm_kernels_force("scalar");
+    int32_t ids[256];
+    const int n = read_prompt("qwen3moe", ids);
+    slm_model *m = load(slm_test_data("models/qwen3moe/model.gguf"));
+    ASSERT(m && n > 0);
+    const int V = slm_vocab_size(m);
+    slm_lora *l = load_lora(m, write_adapter(m, "attn.gguf", "attn_q,attn_k,attn_v,attn_output", 4, 8.0f, 0.05f,
+                                             SLM_TYPE_F32, 31));
+    ASSERT(l != NULL);
+    const float scale = 1.0f;
+    float *base = logits_with(m, NULL, NULL, 0, ids, n), *run = logits_with(m, &l, &scale, 1, ids, n);
+    ASSERT(base && run);
+    EXPECT(tu_norm_err(run, base, (int64_t)n * V) > 0.05, "(moved %.3g)", tu_norm_err(run, base, (int64_t)n * V));
+    char merged[1100];
+    snprintf(merged, sizeof merged, "%s/merged.gguf", slm_test_tmpdir());
+    ASSERT(slm_lora_merge(m, &l, &scale, 1, merged, "F32", false, 2) == SLM_OK, "(%s)", slm_last_error());
+    slm_model *mm = load(merged);
+    ASSERT(mm != NULL);
+    float *got = logits_with(mm, NULL, NULL, 0, ids, n);
+    ASSERT(got != NULL);
+    EXPECT(tu_norm_err(got, run, (int64_t)n * V) < 1e-5, "(merged vs run time %.3g)", tu_norm_err(got, run, (int64_t)n * V));
+    /* an expert stack */
+    abuild b;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/exps.gguf", slm_test_tmpdir());
+    ab_begin(&b, "qwen3moe", 8.0f);
+    ab_pair(&b, "blk.0.ffn_gate_exps.weight", SLM_TYPE_F32, 128, 64, 4, 0.1f);
+    ASSERT(ab_write(&b, path) == SLM_OK);
+    slm_lora *bad = NULL;
+    EXPECT(slm_lora_load(m, path, &bad) == SLM_ERR_UNSUPPORTED && bad == NULL);
+    EXPECT(strstr(slm_last_error(), "blk.0.ffn_gate_exps.weight.lora_") != NULL, "(%s)", slm_last_error());
+    free(got);
+    free(base);
+    free(run);
+    slm_model_free(mm);
+    slm_lora_free(l);
     slm_model_free(m);
     slm_kernels_force(NULL);
 }

@@ -476,6 +476,30 @@ TEST(train_cli_init_from_matches_llama_cpp) {
     snprintf(csv, sizeof csv, "%s/train.csv", out);
     ASSERT(read_losses(csv, loss, 4) == 2);
     EXPECT(loss[0] < 3.0, "(first loss %g: the weights were not loaded)", loss[0]);
+    /* its export has the tensors and llama.* keys of llama.cpp's own converter
+     * (tests/data/trained/model.gguf came from llama.cpp's llama2c converter) */
+    gguf_file *ref_g = NULL, *ours = NULL;
+    char exported[1300];
+    snprintf(exported, sizeof exported, "%s/model.gguf", out);
+    ASSERT(gguf_open(slm_test_data("trained/model.gguf"), &ref_g) == SLM_OK);
+    ASSERT(gguf_open(exported, &ours) == SLM_OK, "(%s)", slm_last_error());
+    EXPECT(ours->n_tensors == ref_g->n_tensors, "(%llu tensors, llama.cpp's %llu)",
+           (unsigned long long)ours->n_tensors, (unsigned long long)ref_g->n_tensors);
+    for (uint64_t i = 0; i < ref_g->n_tensors; i++) {
+        const gguf_tensor *a = &ref_g->tensors[i], *b = gguf_find_tensor(ours, a->name);
+        EXPECT(b && b->n_dims == a->n_dims && !memcmp(b->ne, a->ne, sizeof a->ne) && b->type == a->type,
+               "(tensor %s)", a->name);
+    }
+    for (uint64_t i = 0; i < ref_g->n_kv; i++) {
+        const char *k = ref_g->kv[i].key;
+        if (strncmp(k, "llama.", 6) && strncmp(k, "tokenizer.", 10) && strcmp(k, "general.architecture")) continue;
+        const gguf_kv *kv = gguf_find_kv(ours, k);
+        EXPECT(kv && kv->value.type == ref_g->kv[i].value.type, "(key %s)", k);
+        if (kv && kv->value.type == GGUF_TYPE_UINT32)
+            EXPECT(kv->value.v.u64 == ref_g->kv[i].value.v.u64, "(key %s)", k);
+    }
+    gguf_close(ours);
+    gguf_close(ref_g);
     snprintf(args, sizeof args, "train --init-from %s --dim 64 --data %s --out %s2 --steps 2",
              slm_test_data("trained/model.gguf"), path_in("data"), out);
     expect_error(args, "--dim 64 disagrees");

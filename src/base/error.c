@@ -4,14 +4,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static _Thread_local char g_msg[1024];
 
 slm_status slm_err(slm_status status, const char *fmt, ...) {
+    char buf[sizeof g_msg]; /* an argument may be slm_last_error() itself */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(g_msg, buf, sizeof g_msg);
     return status;
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -64,6 +65,30 @@ void slm_huge_free(void *p, size_t alloc_size) {
     if (p) munmap(p, alloc_size);
 }
 
+/* Bytes [lo, hi) of fd into p + lo; failed_at / err say where and why not. */
+typedef struct {
+    int fd;
+    uint8_t *p;
+    size_t lo, hi, failed_at;
+    int err;
+} read_part;
+
+static void *read_range(void *arg) {
+    read_part *r = arg;
+    for (size_t done = r->lo; done < r->hi;) {
+        const size_t chunk = r->hi - done < ((size_t)1 << 30) ? r->hi - done : ((size_t)1 << 30);
+        const ssize_t n = pread(r->fd, r->p + done, chunk, (off_t)done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            r->failed_at = done ? done : 1;
+            r->err = n < 0 ? errno : 0;
+            return NULL;
+        }
+        done += (size_t)n;
+    }
+    return r;
+}
+
 slm_status slm_read_file(const char *path, slm_file_map *out) {
     memset(out, 0, sizeof *out);
     int fd = open(path, O_RDONLY);
@@ -86,19 +111,33 @@ slm_status slm_read_file(const char *path, slm_file_map *out) {
         close(fd);
         return slm_err(SLM_ERR_NOMEM, "%s: cannot allocate %zu bytes: %s", path, size, strerror(e));
     }
-    for (size_t done = 0; done < size;) {
-        size_t chunk = size - done < ((size_t)1 << 30) ? size - done : ((size_t)1 << 30);
-        ssize_t r = pread(fd, p + done, chunk, (off_t)done);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : EIO;
+    /* several readers, each on its own huge pages: the copy from the page
+     * cache and the kernel's zeroing of fresh huge pages both scale */
+    enum { MAX_READERS = 4 };
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nr = ncpu < 1 ? 1 : ncpu > MAX_READERS ? MAX_READERS : (int)ncpu;
+    if (size < ((size_t)64 << 20)) nr = 1;
+    read_part parts[MAX_READERS];
+    pthread_t th[MAX_READERS];
+    const size_t per = (size / (size_t)nr + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    for (int i = 0; i < nr; i++) {
+        const size_t lo = (size_t)i * per < size ? (size_t)i * per : size;
+        const size_t hi = lo + per < size ? lo + per : size;
+        parts[i] = (read_part){fd, p, lo, hi, 0, 0};
+    }
+    int started = 1;
+    for (int i = 1; i < nr && started == i; i++)
+        if (pthread_create(&th[i], NULL, read_range, &parts[i]) == 0) started++;
+    read_range(&parts[0]);
+    for (int i = started; i < nr; i++) read_range(&parts[i]); /* threads we did not get */
+    for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < nr; i++)
+        if (parts[i].failed_at || parts[i].err) {
             munmap(p, alloc);
             close(fd);
-            return slm_err(SLM_ERR_IO, "%s: read failed at byte %zu of %zu: %s", path, done, size,
-                           r < 0 ? strerror(e) : "file shrank while reading");
+            return slm_err(SLM_ERR_IO, "%s: read failed at byte %zu of %zu: %s", path, parts[i].failed_at, size,
+                           parts[i].err ? strerror(parts[i].err) : "file shrank while reading");
         }
-        done += (size_t)r;
-    }
     close(fd);
     mprotect(p, alloc, PROT_READ); /* the weights are never written */
     out->data = p;

@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "infer/context.h"
 #include "model/lora.h"
+#include "model/blocks.h"
 #include "model/ops.h"
 
 slm_ctx_params slm_ctx_default_params(void) {
@@ -131,7 +132,7 @@ slm_status slm_ctx_alloc_kv(slm_model *m, int32_t n_ctx, int32_t n_batch, int kv
     c->att = falloc(B * QD, &ok);
     c->hb = falloc(B * F_rows, &ok);
     c->hb2 = falloc(B * F, &ok);
-    c->scores = falloc((size_t)slm_pool_size(m->pool) * n_ctx, &ok);
+    c->scores = falloc((size_t)slm_pool_size(m->pool) * (size_t)slm_attn_max_queries(hp) * n_ctx, &ok);
     c->xconv_bytes = slm_matmul_xconv_size(n_batch, (int64_t)widest);
     c->xconv = malloc(c->xconv_bytes);
     if (!c->xconv) ok = false;

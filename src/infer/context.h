@@ -29,7 +29,7 @@ struct slm_ctx {
     float *att;      /* (n_batch, n_head*head_dim) attention output */
     float *hb;       /* (n_batch, n_ff) gate outputs; (n_batch, 2*n_ff) [gate; up] when fused */
     float *hb2;      /* (n_batch, n_ff) up outputs, then the activation; n_ff_exp for experts */
-    float *scores;   /* (n_threads, n_ctx) attention scores per thread */
+    float *scores;   /* (n_threads, slm_attn_max_queries, n_ctx) attention scores per thread */
     void *xconv;     /* activations converted to a kernel's vec_dot_type */
     size_t xconv_bytes;
     float *inv_freq;     /* (n_rot/2) RoPE inverse frequencies, scale and rope_freqs applied */

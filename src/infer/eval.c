@@ -169,8 +169,9 @@ static slm_status score_task(slm_ctx *ctx, const slm_choice_set *set, int64_t i,
     }
     /* the last token of an ending is only predicted, never evaluated */
     if (longest - 1 > ctx->n_ctx)
-        return slm_err(SLM_ERR_ARG, "%s:%lld: the task needs %lld tokens, more than the context of %d (use a larger -c)",
-                       set->path, line, (long long)(longest - 1), ctx->n_ctx);
+        return slm_err(SLM_ERR_ARG,
+                       "%s:%lld: the task needs %lld tokens, more than the context of %d (use a larger -c)", set->path,
+                       line, (long long)(longest - 1), ctx->n_ctx);
 
     slm_status st;
     slm_ctx_clear(ctx);

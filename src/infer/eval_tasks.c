@@ -190,8 +190,10 @@ static slm_status read_json_line(slm_choice_set *s, int64_t *cap, const char *p,
     char name[64];
     snprintf(name, sizeof name, "line %lld", (long long)line);
     if (slm_json_parse(p, len, name, &doc) != SLM_OK) {
-        const char *msg = slm_last_error(), *col = strstr(msg, "column");
-        return slm_err(SLM_ERR_FORMAT, "%s:%lld: not a JSON object (%s)", s->path, (long long)line, col ? col : msg);
+        char msg[256]; /* slm_err writes where slm_last_error() points */
+        const char *col = strstr(slm_last_error(), "column");
+        snprintf(msg, sizeof msg, "%s", col ? col : slm_last_error());
+        return slm_err(SLM_ERR_FORMAT, "%s:%lld: not a JSON object (%s)", s->path, (long long)line, msg);
     }
     const slm_json_node *root = slm_json_root(doc);
     slm_status st = SLM_OK;

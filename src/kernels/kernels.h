@@ -62,20 +62,24 @@ typedef void (*slm_gemm_fn)(int64_t n, const void *w, size_t w_stride, int64_t n
                             int64_t nx, float *out, size_t out_stride, void *scratch);
 #define SLM_GEMM_ROWS 16
 static inline size_t slm_gemm_scratch_size(int64_t n, int64_t nx) {
-    /* panel + rows being unpacked (n bytes each per row), four (n / 16, 16)
-     * float arrays, and per token n / 32 scales and two n / 16 arrays */
-    return (size_t)n * SLM_GEMM_ROWS * 2 + (size_t)(n / 16) * SLM_GEMM_ROWS * 4 * sizeof(float) +
+    /* a float panel (n, 16) or a level panel + the rows being unpacked (n
+     * bytes each per row), four (n / 16, 16) float arrays, and per token
+     * n / 32 scales and two n / 16 arrays */
+    return (size_t)n * SLM_GEMM_ROWS * sizeof(float) + (size_t)(n / 16) * SLM_GEMM_ROWS * 4 * sizeof(float) +
            (size_t)nx * ((size_t)(n / 32) + 2 * (size_t)(n / 16)) * sizeof(float) + 128;
 }
 
 /* Attention over a KV cache whose rows (hd values of type F32 or F16) are
- * stride bytes apart:
- *   attn_qk: s[j] = q · k_j                 for j < n   (k_j = k + j * stride)
- *   attn_pv: out[d] += Σ_{j<n} p[j] v_j[d]  for d < hd  (v_j = v + j * stride)
- * Both must match the reference table (float, in order) within float
- * rounding. */
-typedef void (*slm_attn_qk_fn)(int64_t hd, const float *q, const uint8_t *k, size_t stride, int64_t n, float *s);
-typedef void (*slm_attn_pv_fn)(int64_t hd, const float *p, const uint8_t *v, size_t stride, int64_t n, float *out);
+ * stride bytes apart, for nq queries at once (so that each key and value row
+ * is read from memory once for all of them):
+ *   attn_qk: s[i * s_stride + j] = q[i] · k_j              j < n, i < nq
+ *   attn_pv: out[i][d] += Σ_{j<n} p[i * p_stride + j] v_j[d]   d < hd
+ * with k_j = k + j * stride, v_j = v + j * stride. Both must match the
+ * reference table (float, in order) within float rounding. */
+typedef void (*slm_attn_qk_fn)(int64_t hd, int nq, const float *const *q, const uint8_t *k, size_t stride, int64_t n,
+                               float *s, size_t s_stride);
+typedef void (*slm_attn_pv_fn)(int64_t hd, int nq, const float *p, size_t p_stride, const uint8_t *v, size_t stride,
+                               int64_t n, float *const *out);
 
 typedef struct {
     const char *name;                             /* "scalar", "avx2", "avx512", "avx512vnni", "neon", ... */
@@ -87,6 +91,12 @@ typedef struct {
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     slm_attn_qk_fn attn_qk[SLM_TYPE_COUNT];       /* KV cache types F32, F16; NULL for others */
     slm_attn_pv_fn attn_pv[SLM_TYPE_COUNT];
+    /* In-place softmax of n floats (max subtracted); the SIMD tables use a
+     * polynomial exp within 2 ulp of expf. */
+    void (*softmax)(float *x, int64_t n);
+    /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] (SwiGLU), the
+     * SIMD tables within 4 ulp of the reference. */
+    void (*swiglu)(float *g, const float *u, int64_t n);
     /* Reads bytes (a multiple of 256) from p (64-byte aligned) as fast as the
      * ISA allows and returns the sum of its 64-bit words (so the reads
      * cannot be elided): the memory bandwidth probe (slm_bench_membw). */

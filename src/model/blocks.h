@@ -17,6 +17,19 @@
 #include "infer/context.h"
 
 void slm_block_attention(slm_ctx *c, int il, int32_t n);
+
+/* Attention work items (attention.c): this many consecutive rows with the
+ * G = n_head / n_head_kv heads of one kv head, at most
+ * slm_attn_max_queries(hp) queries; context.c sizes the per-thread scores
+ * for that many rows of n_ctx. */
+#define SLM_ATTN_MAX_QUERIES 256
+static inline int slm_attn_block_rows(const slm_hparams *hp) {
+    const int G = hp->n_head / hp->n_head_kv;
+    return G >= 16 ? 1 : 16 / G;
+}
+static inline int slm_attn_max_queries(const slm_hparams *hp) {
+    return slm_attn_block_rows(hp) * (hp->n_head / hp->n_head_kv);
+}
 void slm_block_ffn(slm_ctx *c, int il, int32_t n);
 void slm_block_moe(slm_ctx *c, int il, int32_t n);
 

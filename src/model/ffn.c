@@ -7,7 +7,8 @@
  *              n_ff..2n_ff-1 the up projection (phi3)
  *   PLAIN      xb = act(xb·Wupᵀ + bu)·Wdownᵀ + bd (gpt2, opt)
  *
- * Biases are added where the file has them.
+ * Biases are added where the file has them, and after each product the
+ * LoRA updates of the context's adapters (lora.h).
  */
 #include "model/blocks.h"
 #include "model/lora.h"
@@ -33,7 +34,9 @@ void slm_block_ffn(slm_ctx *c, int il, int32_t n) {
         slm_lora_apply(c, il, SLM_LORA_UP, c->xb, n, c->hb2);
         slm_add_bias(c->hb, &L->ffn_gate_b, n, F);
         slm_add_bias(c->hb2, &L->ffn_up_b, n, F);
-        for (int64_t i = 0; i < n * F; i++) c->hb[i] = act(hp->act, c->hb[i]) * c->hb2[i];
+        if (hp->act == SLM_ACT_SILU) slm_swiglu(c->hb, c->hb2, n * F); /* SIMD (kernel table) */
+        else
+            for (int64_t i = 0; i < n * F; i++) c->hb[i] = act(hp->act, c->hb[i]) * c->hb2[i];
         h = c->hb;
         break;
     case SLM_FFN_GLU_FUSED:

@@ -27,7 +27,7 @@
 
 #include "base/error.h"
 #include "model/lora.h"
-#include "model/ops.h"
+#include "kernels/kernels.h"
 #include "quant/quant.h"
 
 /* ------------------------------------------------------------------------ */
@@ -95,7 +95,8 @@ static slm_status find_slot(slm_lora *l, const char *path, const char *tname, co
     const slm_tensor *w = model_matrix(m, il, t);
     if (!w->data)
         return slm_err(SLM_ERR_ARG, "%s: tensor '%s' adapts '%s', which the model does not have%s", path, tname, base,
-                       t == SLM_LORA_OUTPUT ? " (its classifier is tied to token_embd)" : " (an adapter for another model?)");
+                       t == SLM_LORA_OUTPUT ? " (its classifier is tied to token_embd)"
+                                            : " (an adapter for another model?)");
     *slot = &l->pairs[t == SLM_LORA_OUTPUT ? (size_t)m->hp.n_layer * SLM_LORA_N_BLOCK
                                            : (size_t)il * SLM_LORA_N_BLOCK + t];
     (*slot)->base = w->name;
@@ -110,10 +111,12 @@ static slm_status check_keys(slm_lora *l, const char *path) {
                        type ? "'" : "", type ? type : "missing", type ? "'" : "");
     const char *atype = gguf_get_str(g, "adapter.type");
     if (!atype || strcmp(atype, "lora"))
-        return slm_err(atype ? SLM_ERR_UNSUPPORTED : SLM_ERR_FORMAT, "%s: adapter.type is %s%s%s; slm reads 'lora' adapters",
-                       path, atype ? "'" : "", atype ? atype : "missing", atype ? "'" : "");
+        return slm_err(atype ? SLM_ERR_UNSUPPORTED : SLM_ERR_FORMAT,
+                       "%s: adapter.type is %s%s%s; slm reads 'lora' adapters", path, atype ? "'" : "",
+                       atype ? atype : "missing", atype ? "'" : "");
     if (gguf_find_kv(g, "adapter.alora.invocation_tokens"))
-        return slm_err(SLM_ERR_UNSUPPORTED, "%s: activated LoRA (adapter.alora.invocation_tokens) is not supported", path);
+        return slm_err(SLM_ERR_UNSUPPORTED, "%s: activated LoRA (adapter.alora.invocation_tokens) is not supported",
+                       path);
     const char *arch = gguf_get_str(g, "general.architecture");
     if (!arch || strcmp(arch, l->model->arch->name))
         return slm_err(SLM_ERR_ARG, "%s: the adapter is for architecture %s%s%s, the model is '%s'", path,
@@ -176,8 +179,9 @@ static slm_status check_pair(slm_lora *l, const char *path, slm_lora_pair *p, co
                        path, a->name, b->name, (long long)a->ne[0], (long long)a->ne[1], (long long)b->ne[0],
                        (long long)b->ne[1], p->base, (long long)w->ne[0], (long long)w->ne[1]);
     if (a->ne[1] != b->ne[0] || a->ne[1] < 1 || a->ne[1] > 65536)
-        return slm_err(SLM_ERR_FORMAT, "%s: tensor '%s' has rank %lld but '%s' has rank %lld (A must be [n_in, r], B [r, n_out])",
-                       path, a->name, (long long)a->ne[1], b->name, (long long)b->ne[0]);
+        return slm_err(SLM_ERR_FORMAT,
+                       "%s: tensor '%s' has rank %lld but '%s' has rank %lld (A must be [n_in, r], B [r, n_out])", path,
+                       a->name, (long long)a->ne[1], b->name, (long long)b->ne[0]);
     p->rank = (int32_t)a->ne[1];
     if (a->type != SLM_TYPE_F32) *owned += (size_t)(a->ne[0] * a->ne[1]);
     if (b->type != SLM_TYPE_F32) *owned += (size_t)(b->ne[0] * b->ne[1]);
@@ -222,7 +226,6 @@ slm_status slm_lora_load(slm_model *m, const char *path, slm_lora **out) {
         if (st) break;
         l->n_pairs++;
         if (p->rank > l->max_rank) l->max_rank = p->rank;
-        if (w->ne[1] > l->max_out) l->max_out = w->ne[1];
     }
     if (!st && l->n_pairs == 0) st = slm_err(SLM_ERR_FORMAT, "%s: the adapter has no .lora_a / .lora_b tensors", path);
     if (!st && owned) {
@@ -266,7 +269,6 @@ void slm_lora_state_free(slm_lora_state *s) {
     free(s->loras);
     free(s->scales);
     free(s->ax);
-    free(s->bax);
     free(s);
 }
 
@@ -274,7 +276,6 @@ slm_status slm_ctx_set_lora(slm_ctx *c, slm_lora *const *loras, const float *sca
     if (!c || n < 0 || (n > 0 && (!loras || !scales)))
         return slm_err(SLM_ERR_ARG, "set_lora: a context, and %d adapters with their scales, are required", n);
     int32_t max_rank = 0;
-    int64_t max_out = 0;
     for (int32_t i = 0; i < n; i++) {
         if (!loras[i]) return slm_err(SLM_ERR_ARG, "set_lora: adapter %d is NULL", i);
         if (loras[i]->model != c->model)
@@ -282,7 +283,6 @@ slm_status slm_ctx_set_lora(slm_ctx *c, slm_lora *const *loras, const float *sca
                            loras[i]->gguf->path);
         if (!isfinite(scales[i])) return slm_err(SLM_ERR_ARG, "set_lora: the scale of adapter %d is not finite", i);
         if (loras[i]->max_rank > max_rank) max_rank = loras[i]->max_rank;
-        if (loras[i]->max_out > max_out) max_out = loras[i]->max_out;
     }
     slm_lora_state *s = NULL;
     if (n > 0) {
@@ -293,9 +293,8 @@ slm_status slm_ctx_set_lora(slm_ctx *c, slm_lora *const *loras, const float *sca
             s->loras = malloc((size_t)n * sizeof *s->loras);
             s->scales = malloc((size_t)n * sizeof *s->scales);
             s->ax = malloc((size_t)s->cap * (size_t)max_rank * sizeof(float));
-            s->bax = malloc((size_t)s->cap * (size_t)max_out * sizeof(float));
         }
-        if (!s || !s->loras || !s->scales || !s->ax || !s->bax) {
+        if (!s || !s->loras || !s->scales || !s->ax) {
             slm_lora_state_free(s);
             return slm_err(SLM_ERR_NOMEM, "set_lora: out of memory");
         }
@@ -310,6 +309,51 @@ slm_status slm_ctx_set_lora(slm_ctx *c, slm_lora *const *loras, const float *sca
 /* ------------------------------------------------------------------------ */
 /* The forward pass                                                           */
 /* ------------------------------------------------------------------------ */
+/*
+ * An update costs r·(n_in + n_out) multiply-adds per row, against n_in·n_out
+ * for the product it follows, so it is computed with the plain float32 dot of
+ * the kernel table: on the calling thread when small (a decode step: waking
+ * the pool would cost more than the work), split over the pool when large (a
+ * prompt). Either way each value is the same dot, so the split does not
+ * change a bit.
+ */
+
+#define LORA_POOL_MIN_WORK (1 << 18) /* multiply-adds below which one thread does it */
+
+typedef struct {
+    const float *X;   /* (m, n_in) */
+    float *Y;         /* (m, n_out) */
+    float *ax;        /* (m, r) */
+    const slm_lora_pair *p;
+    int32_t m;
+    int64_t n_in, n_out;
+    float f;
+    float (*dot)(int64_t n, const float *a, const float *b); /* the kernel table's dot_f32 */
+} lora_task;
+
+/* ax = X·Aᵀ for rows [lo, hi) of the split. */
+static void lora_ax(void *arg, int ith, int nth) {
+    const lora_task *t = arg;
+    const int32_t r = t->p->rank;
+    const float *A = t->p->a.data;
+    int64_t lo, hi;
+    slm_split_range((int64_t)t->m * r, ith, nth, &lo, &hi);
+    for (int64_t w = lo; w < hi; w++) {
+        const int64_t i = w / r, k = w % r;
+        t->ax[i * r + k] = t->dot(t->n_in, A + k * t->n_in, t->X + i * t->n_in);
+    }
+}
+
+/* Y += f · ax·Bᵀ for outputs [lo, hi) of the split, every row. */
+static void lora_bax(void *arg, int ith, int nth) {
+    const lora_task *t = arg;
+    const int32_t r = t->p->rank;
+    const float *B = t->p->b.data;
+    int64_t lo, hi;
+    slm_split_range(t->n_out, ith, nth, &lo, &hi);
+    for (int32_t i = 0; i < t->m; i++)
+        for (int64_t o = lo; o < hi; o++) t->Y[i * t->n_out + o] += t->f * t->dot(r, B + o * r, t->ax + (int64_t)i * r);
+}
 
 /* Y (n, n_out) += the updates of state s's adapters for rows X (n, n_in). */
 static void apply_state(slm_ctx *c, slm_lora_state *s, int il, slm_lora_target t, const float *X, int32_t n,
@@ -319,13 +363,17 @@ static void apply_state(slm_ctx *c, slm_lora_state *s, int il, slm_lora_target t
         const slm_lora *l = s->loras[k];
         const slm_lora_pair *p = slm_lora_pair_at(l, il, t);
         if (!p->a.data || s->scales[k] == 0.0f) continue;
-        const float f = slm_lora_factor(l, p, s->scales[k]);
         for (int32_t r0 = 0; r0 < n; r0 += s->cap) {
             const int32_t m = n - r0 < s->cap ? n - r0 : s->cap;
-            slm_matmul(pool, &p->a, X + (size_t)r0 * n_in, m, s->ax, c->xconv, c->xconv_bytes);  /* (m, r) */
-            slm_matmul(pool, &p->b, s->ax, m, s->bax, c->xconv, c->xconv_bytes);                  /* (m, n_out) */
-            float *y = Y + (size_t)r0 * n_out;
-            for (int64_t i = 0; i < (int64_t)m * n_out; i++) y[i] += f * s->bax[i];
+            lora_task task = {X + (size_t)r0 * n_in, Y + (size_t)r0 * n_out, s->ax, p, m, n_in, n_out,
+                              slm_lora_factor(l, p, s->scales[k]), slm_kernels()->dot_f32};
+            if ((int64_t)m * p->rank * (n_in + n_out) < LORA_POOL_MIN_WORK) {
+                lora_ax(&task, 0, 1);
+                lora_bax(&task, 0, 1);
+            } else {
+                slm_pool_run(pool, lora_ax, &task);
+                slm_pool_run(pool, lora_bax, &task);
+            }
         }
     }
 }

@@ -46,7 +46,6 @@ struct slm_lora {
     float alpha;           /* adapter.lora.alpha; 0 = none (s = scale) */
     int32_t n_pairs;       /* adapted matrices */
     int32_t max_rank;
-    int64_t max_out;       /* the widest adapted matrix's rows */
     slm_lora_pair *pairs;  /* [n_layer * SLM_LORA_N_BLOCK + 1]: block il target t at il * N + t, output last */
     float *owned;          /* float32 copies of non-F32 tensors */
 };
@@ -63,14 +62,13 @@ static inline float slm_lora_factor(const struct slm_lora *l, const slm_lora_pai
 }
 
 /* What a context applies (slm_ctx_set_lora): the adapters, their scales,
- * and scratch for up to cap rows. */
+ * and scratch for A·x of up to cap rows. */
 typedef struct slm_lora_state {
     struct slm_lora **loras; /* [n] */
     float *scales;           /* [n] */
     int32_t n;
-    int32_t cap;             /* rows of ax / bax */
+    int32_t cap;             /* rows of ax */
     float *ax;               /* (cap, max rank) A·x */
-    float *bax;              /* (cap, widest n_out) B·(A·x) */
 } slm_lora_state;
 
 void slm_lora_state_free(slm_lora_state *s);

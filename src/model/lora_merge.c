@@ -80,7 +80,8 @@ static const char *default_type(const gguf_file *g) {
     uint64_t count[SLM_TYPE_COUNT] = {0};
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor *t = &g->tensors[i];
-        if (t->n_dims >= 2 && t->type < SLM_TYPE_COUNT) count[t->type] += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+        if (t->n_dims >= 2 && t->type < SLM_TYPE_COUNT)
+            count[t->type] += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
     }
     int best = SLM_TYPE_F32;
     for (int t = 0; t < SLM_TYPE_COUNT; t++)
@@ -95,8 +96,8 @@ slm_status slm_lora_merge(const slm_model *m, slm_lora *const *loras, const floa
     const gguf_file *g = m->gguf;
     if (!type_name || !*type_name) type_name = default_type(g);
     if (!slm_quantize_type_known(type_name))
-        return slm_err(SLM_ERR_ARG, "merge: unknown type '%s' (slm quantize's types: F32, F16, BF16, Q8_0, Q4_K_M, ...)",
-                       type_name);
+        return slm_err(SLM_ERR_ARG,
+                       "merge: unknown type '%s' (slm quantize's types: F32, F16, BF16, Q8_0, Q4_K_M, ...)", type_name);
     for (int32_t k = 0; k < n; k++) {
         if (!loras[k] || loras[k]->model != m)
             return slm_err(SLM_ERR_ARG, "merge: adapter %d was loaded for another model", k);

@@ -62,18 +62,9 @@ void slm_add_bias(float *y, const slm_tensor *b, int64_t n_rows, int64_t n) {
         for (int64_t j = 0; j < n; j++) y[i * n + j] += bv[j];
 }
 
-void slm_softmax(float *x, int64_t n) {
-    float mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++)
-        if (x[i] > mx) mx = x[i];
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
-        sum += x[i];
-    }
-    float inv = 1.0f / sum;
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
-}
+void slm_softmax(float *x, int64_t n) { slm_kernels()->softmax(x, n); }
+
+void slm_swiglu(float *g, const float *u, int64_t n) { slm_kernels()->swiglu(g, u, n); }
 
 size_t slm_matmul_xconv_size(int64_t n_tok, int64_t n) {
     /* the largest activation type is float32 (4 bytes per value); integer

@@ -34,6 +34,9 @@ void slm_add_bias(float *y, const slm_tensor *b, int64_t n_rows, int64_t n);
 /* In-place softmax over n values (max-subtracted). */
 void slm_softmax(float *x, int64_t n);
 
+/* g[i] = silu(g[i]) * u[i] for i < n (SwiGLU), with the kernel table. */
+void slm_swiglu(float *g, const float *u, int64_t n);
+
 static inline float slm_silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
 
 /* GELU, tanh approximation (gelu_pytorch_tanh), computed exactly in float32.

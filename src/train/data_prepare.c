@@ -52,7 +52,8 @@ static double now_s(void) {
 }
 
 static slm_status check_params(const slm_data_params *p) {
-    if (!p->tokenizer || !*p->tokenizer) return slm_err(SLM_ERR_ARG, "data prepare: a tokenizer is required (--tokenizer)");
+    if (!p->tokenizer || !*p->tokenizer)
+        return slm_err(SLM_ERR_ARG, "data prepare: a tokenizer is required (--tokenizer)");
     if (!p->out_dir || !*p->out_dir) return slm_err(SLM_ERR_ARG, "data prepare: an output directory is required (-o)");
     if (p->n_inputs <= 0 || !p->inputs) return slm_err(SLM_ERR_ARG, "data prepare: no input files");
     if (!(p->val_fraction >= 0.0 && p->val_fraction < 1.0))
@@ -66,7 +67,8 @@ static slm_status check_params(const slm_data_params *p) {
     double r[3] = {p->max_symbol_ratio, p->max_dup_line_ratio, p->max_dup_ngram_ratio};
     for (int i = 0; i < 3; i++)
         if (!(r[i] >= 0.0) || isinf(r[i])) return slm_err(SLM_ERR_ARG, "data prepare: filter ratios must be >= 0");
-    if (p->ngram < 1 || p->ngram > 64) return slm_err(SLM_ERR_ARG, "data prepare: --ngram %d must be in [1, 64]", (int)p->ngram);
+    if (p->ngram < 1 || p->ngram > 64)
+        return slm_err(SLM_ERR_ARG, "data prepare: --ngram %d must be in [1, 64]", (int)p->ngram);
     return SLM_OK;
 }
 
@@ -257,7 +259,8 @@ slm_status slm_data_prepare(const slm_data_params *params, slm_data_stats *stats
     }
     s.n_docs_read = set.n;
     if (set.n == 0) {
-        st = slm_err(SLM_ERR_ARG, "data prepare: no documents in the input%s (empty corpus)", p->n_inputs > 1 ? "s" : "");
+        st = slm_err(SLM_ERR_ARG, "data prepare: no documents in the input%s (empty corpus)",
+                     p->n_inputs > 1 ? "s" : "");
         goto done;
     }
     verdict = calloc((size_t)set.n, 1);

@@ -35,21 +35,21 @@ static int64_t file_rows(const slm_train_model *m, int i, int32_t n_vocab) {
 /* Export                                                                    */
 /* ======================================================================== */
 
-slm_status slm_train_export(const slm_train_model *m, const gguf_file *tok, int32_t n_vocab, const char *name,
-                            const char *type, int32_t n_threads, const char *path) {
+slm_status slm_train_export(const slm_train_model *m, const gguf_file *tok, int32_t n_vocab, int32_t n_ctx,
+                            const char *name, const char *type, int32_t n_threads, const char *path) {
     const slm_train_config *c = &m->cfg;
     if (n_vocab <= 0 || n_vocab > c->vocab_size)
         return slm_err(SLM_ERR_ARG, "%s: %d vocabulary rows of %d", __func__, (int)n_vocab, (int)c->vocab_size);
     bool f32 = !type || !*type || !strcmp(type, "F32") || !strcmp(type, "f32");
     if (!f32 && !slm_quantize_type_known(type))
-        return slm_err(SLM_ERR_ARG, "--export-type: unknown type '%s' (F32, F16, BF16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, ...)",
-                       type);
+        return slm_err(SLM_ERR_ARG,
+                       "--export-type: unknown type '%s' (F32, F16, BF16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, ...)", type);
     gguf_writer *w = gguf_writer_new();
     if (!w) return slm_err(SLM_ERR_NOMEM, "%s: out of memory", __func__);
     gguf_writer_set_str(w, "general.architecture", "llama");
     gguf_writer_set_str(w, "general.name", name ? name : "slm");
     gguf_writer_set_u32(w, "general.file_type", 0);
-    gguf_writer_set_u32(w, "llama.context_length", (uint32_t)c->seq_len);
+    gguf_writer_set_u32(w, "llama.context_length", (uint32_t)(n_ctx > 0 ? n_ctx : c->seq_len));
     gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)c->dim);
     gguf_writer_set_u32(w, "llama.block_count", (uint32_t)c->n_layers);
     gguf_writer_set_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim);

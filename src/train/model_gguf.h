@@ -11,7 +11,7 @@
  * trainer rotates interleaved pairs (2i, 2i+1), which is llama.cpp's "llama"
  * RoPE, so q and k rows are written as they are (no permutation: that is
  * only for Hugging Face's half-split layout).
- * Keys: llama.context_length (the training seq), embedding_length,
+ * Keys: llama.context_length, embedding_length,
  * block_count, feed_forward_length, attention.head_count, head_count_kv,
  * rope.dimension_count (head size), rope.freq_base,
  * attention.layer_norm_rms_epsilon, vocab_size; the tokenizer.* keys of the
@@ -28,11 +28,12 @@
  * Writes m to path: tok (may be NULL: no tokenizer keys) gives the
  * tokenizer.* keys; n_vocab (<= the model's) is how many embedding and
  * classifier rows to write (the tokenizer's size when the model's
- * vocabulary is padded). type: "F32" or any slm_quantize type (matrices
- * converted with its recipes). Atomic (temp + rename).
+ * vocabulary is padded); n_ctx is llama.context_length. type: "F32" or any
+ * slm_quantize type (matrices converted with its recipes). Atomic (temp +
+ * rename).
  */
-slm_status slm_train_export(const slm_train_model *m, const gguf_file *tok, int32_t n_vocab, const char *name,
-                            const char *type, int32_t n_threads, const char *path);
+slm_status slm_train_export(const slm_train_model *m, const gguf_file *tok, int32_t n_vocab, int32_t n_ctx,
+                            const char *name, const char *type, int32_t n_threads, const char *path);
 
 /* The model shape of a llama GGUF (seq_len = context_length); fails with
  * SLM_ERR_UNSUPPORTED for what the trainer lacks (biases, experts, RoPE

@@ -38,8 +38,9 @@ static slm_status parse_slm(slm_tokfile *f) {
     if (tb != 2 && tb != 4) return slm_err(SLM_ERR_FORMAT, "%s: token size %u (expected 2 or 4)", f->path, tb);
     size_t avail = f->map.size - SLM_TOKFILE_HEADER;
     if (n > avail / tb || n * tb != avail)
-        return slm_err(SLM_ERR_FORMAT, "%s: the header says %llu tokens of %u bytes but the file holds %zu bytes of tokens",
-                       f->path, (unsigned long long)n, tb, avail);
+        return slm_err(SLM_ERR_FORMAT,
+                       "%s: the header says %llu tokens of %u bytes but the file holds %zu bytes of tokens", f->path,
+                       (unsigned long long)n, tb, avail);
     uint32_t vocab = rd_u32(b + 24);
     int32_t bos = (int32_t)rd_u32(b + 28), eos = (int32_t)rd_u32(b + 32);
     if (vocab == 0 || vocab > (1u << 30) || (tb == 2 && vocab > 65536))
@@ -69,8 +70,9 @@ static slm_status parse_llmc(slm_tokfile *f) {
                        "20240801 v7)", f->path, magic, version);
     size_t avail = f->map.size - LLMC_HEADER_BYTES;
     if (n < 0 || (size_t)n > avail / (size_t)tb || (size_t)n * (size_t)tb != avail)
-        return slm_err(SLM_ERR_FORMAT, "%s: the header says %d tokens of %d bytes but the file holds %zu bytes of tokens",
-                       f->path, n, tb, avail);
+        return slm_err(SLM_ERR_FORMAT,
+                       "%s: the header says %d tokens of %d bytes but the file holds %zu bytes of tokens", f->path, n,
+                       tb, avail);
     f->kind = SLM_TOKFILE_LLMC;
     f->token_bytes = tb;
     f->n_tokens = n;

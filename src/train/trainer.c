@@ -53,6 +53,7 @@ typedef struct {
     int32_t tok_vocab;  /* its size (0: none) */
     gguf_file *init;    /* --init-from */
     slm_train_config cfg;
+    int32_t export_ctx; /* llama.context_length of model.gguf: seq, or init_from's if longer */
     char **train_files, **val_files;
     int n_train_files, n_val_files;
     slm_token_data train, val;
@@ -146,6 +147,7 @@ static slm_status resolve_model(run *r) {
                                names[i], (int)given[i], p->init_from, (int)have[i]);
         if (p->tied >= 0 && (p->tied != 0) != c->tied_embeddings)
             return slm_err(SLM_ERR_ARG, "train: --%s disagrees with %s", p->tied ? "tied" : "untied", p->init_from);
+        r->export_ctx = c->seq_len > p->seq ? c->seq_len : p->seq;
         c->seq_len = p->seq; /* RoPE has no learned positions: any length */
     } else {
         c->dim = p->dim ? p->dim : 288; /* stories15M's shape by default */
@@ -343,7 +345,8 @@ static slm_status evaluate(run *r, float *out) {
     double sum = 0;
     for (int64_t r0 = 0; r0 < r->val_rows; r0 += B) {
         int32_t nb = (int32_t)(r->val_rows - r0 < B ? r->val_rows - r0 : B);
-        for (int32_t b = 0; b < nb; b++) slm_token_data_row(&r->val, T, r0 + b, r->x + (int64_t)b * T, r->y + (int64_t)b * T);
+        for (int32_t b = 0; b < nb; b++)
+            slm_token_data_row(&r->val, T, r0 + b, r->x + (int64_t)b * T, r->y + (int64_t)b * T);
         float loss;
         slm_status st = slm_train_forward(r->m, r->x, r->y, nb, T, &loss);
         if (st != SLM_OK) return st;
@@ -544,8 +547,8 @@ slm_status slm_train_run(const slm_train_params *params, slm_train_result *resul
     if (!interrupted) {
         if (r->tok) {
             int32_t n_vocab = r->tok_vocab ? r->tok_vocab : c->vocab_size;
-            TRY(slm_train_export(r->m, r->tok, n_vocab, "slm", p->export_type, slm_pool_size(r->pool),
-                                 r->model_path));
+            TRY(slm_train_export(r->m, r->tok, n_vocab, r->export_ctx, "slm", p->export_type,
+                                 slm_pool_size(r->pool), r->model_path));
             slm_train_progress pr = {.event = SLM_TRAIN_EVENT_EXPORT, .message = r->model_path, .step = step,
                                      .steps = p->steps, .val_loss = val};
             emit(r, &pr);

@@ -71,7 +71,8 @@ static int prepare(int argc, char **argv) {
         } else if (!strcmp(a, "--shard-tokens")) {
             if (!cli_take(argc, argv, &i, &v) || !cli_int(a, v, 1, __LONG_MAX__, &x)) goto out;
             p.shard_tokens = x;
-        } else if (!strcmp(a, "--min-chars") || !strcmp(a, "--max-chars") || !strcmp(a, "--ngram") || !strcmp(a, "-t")) {
+        } else if (!strcmp(a, "--min-chars") || !strcmp(a, "--max-chars") || !strcmp(a, "--ngram") ||
+                   !strcmp(a, "-t")) {
             if (!cli_take(argc, argv, &i, &v) || !cli_int(a, v, 0, 1L << 30, &x)) goto out;
             int32_t *dst = !strcmp(a, "--min-chars") ? &p.min_chars : !strcmp(a, "--max-chars") ? &p.max_chars
                          : !strcmp(a, "--ngram")     ? &p.ngram     : &p.n_threads;

@@ -32,7 +32,7 @@ static void serve_usage(void) {
            "/v1/embeddings (OpenAI) and /v1/messages (Anthropic).\n");
 }
 
-/* "models/stories-1m.gguf" -> "stories-1m" */
+/* "models/stories-slm.gguf" -> "stories-slm" */
 static char *default_id(const char *path) {
     const char *base = strrchr(path, '/');
     base = base && base[1] ? base + 1 : path;

@@ -85,7 +85,8 @@ static void on_event(const slm_train_progress *p, void *user) {
         if (p->event == SLM_TRAIN_EVENT_CHECKPOINT && v->tty) return; /* quiet on a terminal */
         end_line(v);
         if (p->event == SLM_TRAIN_EVENT_INFO) fprintf(stderr, "slm: %s\n", p->message);
-        else if (p->event == SLM_TRAIN_EVENT_CHECKPOINT) fprintf(stderr, "slm: checkpoint %s (step %lld)\n", p->message, (long long)p->step);
+        else if (p->event == SLM_TRAIN_EVENT_CHECKPOINT)
+            fprintf(stderr, "slm: checkpoint %s (step %lld)\n", p->message, (long long)p->step);
         else fprintf(stderr, "slm: wrote %s\n", p->message);
         return;
     }

@@ -464,45 +464,58 @@ SLM_DEFINE_ROW_DOTS(q6_K)
 /* Attention over an F32 / F16 KV cache, and the F16 cache writer             */
 /* ======================================================================== */
 
+/* As kernels_avx2.c: q·k per key for every query (the key's row stays in
+ * L1); Σ p·v in blocks of 16 rows, 16 outputs per query in registers. */
 #define ATTN_BODIES(T)                                                                                        \
-    static void attn_qk_##T(int64_t hd, const float *q, const uint8_t *k, size_t stride, int64_t n, float *s) { \
+    static void attn_qk_##T(int64_t hd, int nq, const float *const *q, const uint8_t *k, size_t stride, int64_t n, \
+                            float *s, size_t ss) {                                                            \
         for (int64_t j = 0; j < n; j++) {                                                                     \
             const uint8_t *kj = k + (size_t)j * stride;                                                       \
-            float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);                                       \
-            int64_t d = 0;                                                                                    \
-            for (; d + 8 <= hd; d += 8) {                                                                     \
-                a0 = vfmaq_f32(a0, vld1q_f32(q + d), load4_##T(kj, d));                                       \
-                a1 = vfmaq_f32(a1, vld1q_f32(q + d + 4), load4_##T(kj, d + 4));                               \
+            for (int qi = 0; qi < nq; qi++) {                                                                 \
+                float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);                                   \
+                int64_t d = 0;                                                                                \
+                for (; d + 8 <= hd; d += 8) {                                                                 \
+                    a0 = vfmaq_f32(a0, vld1q_f32(q[qi] + d), load4_##T(kj, d));                               \
+                    a1 = vfmaq_f32(a1, vld1q_f32(q[qi] + d + 4), load4_##T(kj, d + 4));                       \
+                }                                                                                             \
+                float acc = vaddvq_f32(vaddq_f32(a0, a1));                                                    \
+                for (; d < hd; d++) acc += q[qi][d] * load1_##T(kj, d);                                       \
+                s[(size_t)qi * ss + (size_t)j] = acc;                                                         \
             }                                                                                                 \
-            float acc = vaddvq_f32(vaddq_f32(a0, a1));                                                        \
-            for (; d < hd; d++) acc += q[d] * load1_##T(kj, d);                                               \
-            s[j] = acc;                                                                                       \
         }                                                                                                     \
     }                                                                                                         \
-    static void attn_pv_##T(int64_t hd, const float *p, const uint8_t *v, size_t stride, int64_t n, float *out) { \
-        int64_t d = 0;                                                                                        \
-        for (; d + 16 <= hd; d += 16) { /* 16 outputs stay in registers over all rows */                      \
-            float32x4_t a0 = vld1q_f32(out + d), a1 = vld1q_f32(out + d + 4);                                 \
-            float32x4_t a2 = vld1q_f32(out + d + 8), a3 = vld1q_f32(out + d + 12);                            \
-            for (int64_t j = 0; j < n; j++) {                                                                 \
-                const uint8_t *vj = v + (size_t)j * stride;                                                   \
-                a0 = vfmaq_n_f32(a0, load4_##T(vj, d), p[j]);                                                 \
-                a1 = vfmaq_n_f32(a1, load4_##T(vj, d + 4), p[j]);                                             \
-                a2 = vfmaq_n_f32(a2, load4_##T(vj, d + 8), p[j]);                                             \
-                a3 = vfmaq_n_f32(a3, load4_##T(vj, d + 12), p[j]);                                            \
+    static void attn_pv_##T(int64_t hd, int nq, const float *p, size_t ps, const uint8_t *v, size_t stride,    \
+                            int64_t n, float *const *out) {                                                   \
+        for (int64_t j0 = 0; j0 < n; j0 += 16) {                                                              \
+            const int64_t j1 = j0 + 16 < n ? j0 + 16 : n;                                                     \
+            for (int qi = 0; qi < nq; qi++) {                                                                 \
+                const float *pq = p + (size_t)qi * ps;                                                        \
+                float *o = out[qi];                                                                           \
+                int64_t d = 0;                                                                                \
+                for (; d + 16 <= hd; d += 16) {                                                               \
+                    float32x4_t a0 = vld1q_f32(o + d), a1 = vld1q_f32(o + d + 4);                             \
+                    float32x4_t a2 = vld1q_f32(o + d + 8), a3 = vld1q_f32(o + d + 12);                        \
+                    for (int64_t j = j0; j < j1; j++) {                                                       \
+                        const uint8_t *vj = v + (size_t)j * stride;                                           \
+                        a0 = vfmaq_n_f32(a0, load4_##T(vj, d), pq[j]);                                        \
+                        a1 = vfmaq_n_f32(a1, load4_##T(vj, d + 4), pq[j]);                                    \
+                        a2 = vfmaq_n_f32(a2, load4_##T(vj, d + 8), pq[j]);                                    \
+                        a3 = vfmaq_n_f32(a3, load4_##T(vj, d + 12), pq[j]);                                   \
+                    }                                                                                         \
+                    vst1q_f32(o + d, a0);                                                                     \
+                    vst1q_f32(o + d + 4, a1);                                                                 \
+                    vst1q_f32(o + d + 8, a2);                                                                 \
+                    vst1q_f32(o + d + 12, a3);                                                                \
+                }                                                                                             \
+                for (; d + 4 <= hd; d += 4) {                                                                 \
+                    float32x4_t a0 = vld1q_f32(o + d);                                                        \
+                    for (int64_t j = j0; j < j1; j++) a0 = vfmaq_n_f32(a0, load4_##T(v + (size_t)j * stride, d), pq[j]); \
+                    vst1q_f32(o + d, a0);                                                                     \
+                }                                                                                             \
+                for (; d < hd; d++)                                                                           \
+                    for (int64_t j = j0; j < j1; j++) o[d] += pq[j] * load1_##T(v + (size_t)j * stride, d);   \
             }                                                                                                 \
-            vst1q_f32(out + d, a0);                                                                           \
-            vst1q_f32(out + d + 4, a1);                                                                       \
-            vst1q_f32(out + d + 8, a2);                                                                       \
-            vst1q_f32(out + d + 12, a3);                                                                      \
         }                                                                                                     \
-        for (; d + 4 <= hd; d += 4) {                                                                         \
-            float32x4_t a0 = vld1q_f32(out + d);                                                              \
-            for (int64_t j = 0; j < n; j++) a0 = vfmaq_n_f32(a0, load4_##T(v + (size_t)j * stride, d), p[j]);  \
-            vst1q_f32(out + d, a0);                                                                           \
-        }                                                                                                     \
-        for (; d < hd; d++)                                                                                   \
-            for (int64_t j = 0; j < n; j++) out[d] += p[j] * load1_##T(v + (size_t)j * stride, d);           \
     }
 ATTN_BODIES(f32)
 ATTN_BODIES(f16)
@@ -513,6 +526,57 @@ static void row_f16(const float *x, void *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
     for (; i < n; i++) y[i] = slm_fp32_to_fp16(x[i]);
+}
+
+/* exp(x) for x <= 0, as exp_neg of kernels_avx2.c (Cephes' expf). */
+SLM_INLINE float32x4_t exp_neg(float32x4_t x) {
+    const float32x4_t lo = vdupq_n_f32(-87.33654f);
+    const uint32x4_t under = vcltq_f32(x, lo);
+    x = vmaxq_f32(x, lo);
+    const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
+    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+    float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
+    const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(vmulq_f32(p, vreinterpretq_f32_s32(e))), under));
+}
+
+static void softmax(float *x, int64_t n) {
+    float32x4_t vm = vdupq_n_f32(-INFINITY);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vm = vmaxq_f32(vm, vld1q_f32(x + i));
+    float mx = vmaxvq_f32(vm);
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    const float32x4_t vmx = vdupq_n_f32(mx);
+    float32x4_t vs = vdupq_n_f32(0.0f);
+    for (i = 0; i + 4 <= n; i += 4) {
+        const float32x4_t e = exp_neg(vsubq_f32(vld1q_f32(x + i), vmx));
+        vst1q_f32(x + i, e);
+        vs = vaddq_f32(vs, e);
+    }
+    float sum = vaddvq_f32(vs);
+    for (; i < n; i++) sum += x[i] = expf(x[i] - mx);
+    const float inv = 1.0f / sum;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_n_f32(vld1q_f32(x + i), inv));
+    for (; i < n; i++) x[i] *= inv;
+}
+
+/* silu(x) * u, as kernels_avx2.c: e = exp(-|x|); x >= 0: x / (1 + e), else x e / (1 + e). */
+static void swiglu(float *g, const float *u, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t x = vld1q_f32(g + i);
+        const float32x4_t e = exp_neg(vnegq_f32(vabsq_f32(x)));
+        const float32x4_t num = vbslq_f32(vcltq_f32(x, vdupq_n_f32(0.0f)), vmulq_f32(x, e), x);
+        vst1q_f32(g + i, vmulq_f32(vdivq_f32(num, vaddq_f32(vdupq_n_f32(1.0f), e)), vld1q_f32(u + i)));
+    }
+    for (; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
 /* The bandwidth probe: one stream, 64 bytes per step into four accumulators. */
@@ -649,6 +713,8 @@ const slm_kernel_table *NEON_BUILD(void) {
     t->attn_pv[SLM_TYPE_F16] = attn_pv_f16;
     t->from_float[SLM_TYPE_F16] = row_f16;
     t->read_sum = read_sum;
+    t->softmax = softmax;
+    t->swiglu = swiglu;
     return t;
 }
 

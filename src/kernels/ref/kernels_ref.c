@@ -7,6 +7,7 @@
  */
 #include "kernels/kernels.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "base/fp16.h"
@@ -68,19 +69,24 @@ static inline float kv_f16(const uint8_t *row, int64_t d) {
     return slm_fp16_to_fp32(h);
 }
 #define ATTN_REF(T)                                                                                         \
-    static void attn_qk_##T(int64_t hd, const float *q, const uint8_t *k, size_t stride, int64_t n, float *s) { \
-        for (int64_t j = 0; j < n; j++) {                                                                   \
-            const uint8_t *kj = k + (size_t)j * stride;                                                     \
-            float acc = 0.0f;                                                                               \
-            for (int64_t d = 0; d < hd; d++) acc += q[d] * kv_##T(kj, d);                                   \
-            s[j] = acc;                                                                                     \
-        }                                                                                                   \
+    static void attn_qk_##T(int64_t hd, int nq, const float *const *q, const uint8_t *k, size_t stride, int64_t n, \
+                            float *s, size_t ss) {                                                          \
+        for (int i = 0; i < nq; i++)                                                                        \
+            for (int64_t j = 0; j < n; j++) {                                                               \
+                const uint8_t *kj = k + (size_t)j * stride;                                                 \
+                float acc = 0.0f;                                                                           \
+                for (int64_t d = 0; d < hd; d++) acc += q[i][d] * kv_##T(kj, d);                            \
+                s[(size_t)i * ss + (size_t)j] = acc;                                                        \
+            }                                                                                               \
     }                                                                                                       \
-    static void attn_pv_##T(int64_t hd, const float *p, const uint8_t *v, size_t stride, int64_t n, float *out) { \
-        for (int64_t j = 0; j < n; j++) {                                                                   \
-            const uint8_t *vj = v + (size_t)j * stride;                                                     \
-            for (int64_t d = 0; d < hd; d++) out[d] += p[j] * kv_##T(vj, d);                                \
-        }                                                                                                   \
+    static void attn_pv_##T(int64_t hd, int nq, const float *p, size_t ps, const uint8_t *v, size_t stride,  \
+                            int64_t n, float *const *out) {                                                 \
+        for (int i = 0; i < nq; i++)                                                                        \
+            for (int64_t j = 0; j < n; j++) {                                                               \
+                const uint8_t *vj = v + (size_t)j * stride;                                                 \
+                const float pj = p[(size_t)i * ps + (size_t)j];                                             \
+                for (int64_t d = 0; d < hd; d++) out[i][d] += pj * kv_##T(vj, d);                           \
+            }                                                                                               \
     }
 ATTN_REF(f32)
 ATTN_REF(f16)
@@ -95,6 +101,23 @@ static uint64_t read_sum_ref(const uint8_t *p, size_t bytes) {
         s3 += w[i + 3];
     }
     return s0 + s1 + s2 + s3;
+}
+
+static void softmax_ref(float *x, int64_t n) {
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+static void swiglu_ref(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
 static slm_kernel_table g_ref;
@@ -124,6 +147,8 @@ static void init_ref(void) {
     t->attn_pv[SLM_TYPE_F32] = attn_pv_f32;
     t->attn_pv[SLM_TYPE_F16] = attn_pv_f16;
     t->read_sum = read_sum_ref;
+    t->softmax = softmax_ref;
+    t->swiglu = swiglu_ref;
 }
 
 const slm_kernel_table *slm_kernels_ref_build(void);

@@ -28,6 +28,9 @@
  *   K-quant: acc += dy * sum_j [ d sc_j (S_j - z B_j) - dmin m_j B_j ]
  * The microkernel holds 16 rows x 4 tokens: 8 level registers, loaded once
  * per unit and shared by the 4 tokens, and 4 float accumulators.
+ *
+ * Float weights (F32, F16, BF16) take float32 activations and a float32
+ * panel (see below); they match the float reference within rounding.
  */
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -56,7 +59,6 @@ SLM_INLINE float f16(uint16_t h) { return _cvtsh_ss(h); }
 
 /* What a type needs from the packer and the kernel. */
 typedef struct {
-    int unit_bytes; /* bytes of weights per unit of 32 values (legacy: the block) */
     int sb;         /* sub-block size: 32 or 16 */
     int z;          /* level offset (0: none) */
     int has_min;    /* dmin * m_j terms (K-quants) */
@@ -338,59 +340,72 @@ SLM_INLINE __m512i bcast4(const int8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
-SLM_INLINE void panel_tokens(const gemm_kind *k, int64_t n, const gemm_scratch *s, const uint8_t *x, size_t xs,
-                             int64_t t0, const int NT, float *out, size_t os, int nr) {
+/* S + the dots of levels lv[g0 .. g0+ng) with the activation bytes y[4g ..
+ * 4g+3] broadcast (VPDPBUSD with an embedded broadcast load). */
+SLM_INLINE __m512i dot_groups(__m512i S, const __m512i *lv, const int8_t *y, const int g0, const int ng) {
+    _Pragma("GCC unroll 8") for (int g = g0; g < g0 + ng; g++) S = _mm512_dpbusd_epi32(S, lv[g], bcast4(y + 4 * g));
+    return S;
+}
+
+/* Tokens t0 .. t0+NT-1 over the panel in s; SB, Z, MIN, Q81, KQ are the
+ * kind's fields as constants (one instantiation per type and NT). */
+SLM_INLINE void panel_tokens(const int SB, const int Z, const int MIN, const int Q81, const int KQ, int64_t n,
+                             const gemm_scratch *s, const uint8_t *x, size_t xs, int64_t t0, const int NT, float *out,
+                             size_t os, int nr) {
+    const gemm_kind kd = {SB, Z, MIN, Q81, KQ};
     __m512 acc[4], blk[4];
     SLM_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-    const int64_t nsb = n / k->sb, nblk = n / (k->kquant ? QK_K : 32);
-    const int units_per_blk = k->kquant ? 8 : 1;
+    const int64_t nsb = n / SB, nblk = n / (KQ ? QK_K : 32);
+    const int units_per_blk = KQ ? 8 : 1;
+    const float *dy[4], *aux[4];
+    const int32_t *zb[4];
+    SLM_UNROLL for (int t = 0; t < NT; t++) {
+        dy[t] = s->dy + (size_t)(t0 + t) * nblk;
+        aux[t] = s->aux + (size_t)(t0 + t) * nsb;
+        zb[t] = s->zb + (size_t)(t0 + t) * nsb;
+    }
     for (int64_t b = 0; b < nblk; b++) {
         SLM_UNROLL for (int t = 0; t < NT; t++) blk[t] = _mm512_setzero_ps();
         for (int uu = 0; uu < units_per_blk; uu++) {
             const int64_t u = b * units_per_blk + uu;
             const __m512i *pl = (const __m512i *)(const void *)(s->panel + (size_t)u * 512);
             __m512i lv[8];
-            for (int g = 0; g < 8; g++) lv[g] = _mm512_load_si512((const void *)(pl + g));
-            for (int half = 0; half < (k->sb == 16 ? 2 : 1); half++) {
-                const int g0 = k->sb == 16 ? 4 * half : 0, g1 = k->sb == 16 ? g0 + 4 : 8;
-                const int64_t j = k->sb == 16 ? 2 * u + half : u; /* sub-block */
-                const __m512 scv = _mm512_loadu_ps(s->psc + (size_t)j * PR);
+            _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) lv[g] = _mm512_load_si512((const void *)(pl + g));
+            for (int half = 0; half < (SB == 16 ? 2 : 1); half++) {
+                const int64_t j = SB == 16 ? 2 * u + half : u; /* sub-block, also the per-token index */
+                const __m512 scv = _mm512_load_ps(s->psc + (size_t)j * PR);
                 __m512i S[4];
                 SLM_UNROLL for (int t = 0; t < NT; t++) {
-                    S[t] = _mm512_setzero_si512();
-                    const int8_t *y = act_levels(k, x, xs, t0 + t, u);
-                    for (int g = g0; g < g1; g++) S[t] = _mm512_dpbusd_epi32(S[t], lv[g], bcast4(y + 4 * g));
+                    const int8_t *y = act_levels(&kd, x, xs, t0 + t, u);
+                    S[t] = dot_groups(_mm512_setzero_si512(), lv, y, SB == 16 ? 4 * half : 0, SB == 16 ? 4 : 8);
                 }
-                const int64_t jt = k->kquant ? j : u; /* index into the per-token arrays */
                 SLM_UNROLL for (int t = 0; t < NT; t++) {
-                    const size_t at = (size_t)(t0 + t) * nsb + (size_t)jt;
-                    if (k->z) S[t] = _mm512_sub_epi32(S[t], _mm512_set1_epi32(s->zb[at]));
+                    if (Z) S[t] = _mm512_sub_epi32(S[t], _mm512_set1_epi32(zb[t][j]));
                     const __m512 f = _mm512_cvtepi32_ps(S[t]);
-                    if (!k->kquant) {
-                        const __m512 dd = _mm512_mul_ps(scv, _mm512_set1_ps(s->dy[(size_t)(t0 + t) * nblk + b]));
-                        acc[t] = _mm512_fmadd_ps(dd, f, acc[t]);
-                        if (k->q8_1)
-                            acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(s->pmn + (size_t)j * PR), _mm512_set1_ps(s->aux[at]),
+                    if (!KQ) {
+                        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(scv, _mm512_set1_ps(dy[t][b])), f, acc[t]);
+                        if (Q81)
+                            acc[t] = _mm512_fmadd_ps(_mm512_load_ps(s->pmn + (size_t)j * PR), _mm512_set1_ps(aux[t][j]),
                                                      acc[t]);
                     } else {
                         blk[t] = _mm512_fmadd_ps(scv, f, blk[t]);
-                        if (k->has_min)
-                            blk[t] = _mm512_fnmadd_ps(_mm512_loadu_ps(s->pmn + (size_t)j * PR), _mm512_set1_ps(s->aux[at]),
+                        if (MIN)
+                            blk[t] = _mm512_fnmadd_ps(_mm512_load_ps(s->pmn + (size_t)j * PR), _mm512_set1_ps(aux[t][j]),
                                                       blk[t]);
                     }
                 }
             }
         }
-        if (k->kquant)
-            SLM_UNROLL for (int t = 0; t < NT; t++) acc[t] =
-                _mm512_fmadd_ps(_mm512_set1_ps(s->dy[(size_t)(t0 + t) * nblk + b]), blk[t], acc[t]);
+        if (KQ) SLM_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dy[t][b]), blk[t], acc[t]);
     }
     const __mmask16 m = (__mmask16)((1u << nr) - 1);
     SLM_UNROLL for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(out + (size_t)t * os, m, acc[t]);
 }
 
-SLM_INLINE void gemm_run(unpack_fn unpack, const gemm_kind *k, int64_t n, const uint8_t *w, size_t ws, int64_t nr,
-                         const uint8_t *x, size_t xs, int64_t nx, float *out, size_t os, void *scratch) {
+SLM_INLINE void gemm_run(unpack_fn unpack, const int SB, const int Z, const int MIN, const int Q81, const int KQ,
+                         int64_t n, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *x, size_t xs, int64_t nx,
+                         float *out, size_t os, void *scratch) {
+    const gemm_kind kd = {SB, Z, MIN, Q81, KQ}, *k = &kd;
     gemm_scratch s;
     const int64_t nsb = n / k->sb;
     uint8_t *p = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
@@ -408,13 +423,97 @@ SLM_INLINE void gemm_run(unpack_fn unpack, const gemm_kind *k, int64_t n, const 
         const int rows = (int)(nr - r0 < PR ? nr - r0 : PR);
         pack_panel(unpack, k, n, w + (size_t)r0 * ws, ws, rows, &s);
         int64_t t = 0;
-        for (; t + 4 <= nx; t += 4) panel_tokens(k, n, &s, x, xs, t, 4, out + (size_t)t * os + r0, os, rows);
+#define PANEL(NT) panel_tokens(SB, Z, MIN, Q81, KQ, n, &s, x, xs, t, NT, out + (size_t)t * os + r0, os, rows)
+        for (; t + 4 <= nx; t += 4) PANEL(4);
         switch (nx - t) {
-        case 3: panel_tokens(k, n, &s, x, xs, t, 3, out + (size_t)t * os + r0, os, rows); break;
-        case 2: panel_tokens(k, n, &s, x, xs, t, 2, out + (size_t)t * os + r0, os, rows); break;
-        case 1: panel_tokens(k, n, &s, x, xs, t, 1, out + (size_t)t * os + r0, os, rows); break;
+        case 3: PANEL(3); break;
+        case 2: PANEL(2); break;
+        case 1: PANEL(1); break;
         default: break;
         }
+#undef PANEL
+    }
+}
+
+/* ======================================================================== */
+/* Float weights (F32, F16, BF16) against float32 activations                */
+/* ======================================================================== */
+
+/*
+ * The panel is float32, (n, 16): value k of the 16 rows in one register, so
+ * that FMAs with x[t][k] broadcast from memory accumulate the 16 rows of 8
+ * tokens in 8 registers (one panel load per 8 FMAs). Packing gathers the
+ * 16 rows' dwords at k (F32), or at k, k+1 (F16, BF16: two halves per
+ * dword, split and widened).
+ */
+#define FNT 8 /* tokens per float microkernel call */
+
+SLM_INLINE void pack_float(const int type, int64_t n, const uint8_t *w, size_t ws, int nr, float *panel) {
+    /* rows past nr repeat row 0 (their results are discarded) */
+    const __m512i rows = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i idx = _mm512_mullo_epi32(_mm512_mask_blend_epi32((__mmask16)((1u << nr) - 1), _mm512_setzero_si512(), rows),
+                                           _mm512_set1_epi32((int)(ws / 4)));
+    if (type == SLM_TYPE_F32) {
+        for (int64_t k = 0; k < n; k++)
+            _mm512_store_ps(panel + k * PR, _mm512_i32gather_ps(idx, (const float *)(const void *)w + k, 4));
+        return;
+    }
+    int64_t k = 0;
+    for (; k + 2 <= n; k += 2) {
+        const __m512i d = _mm512_i32gather_epi32(idx, (const int32_t *)(const void *)(w + 2 * k), 4);
+        const __m256i h0 = _mm512_cvtepi32_epi16(d), h1 = _mm512_cvtepi32_epi16(_mm512_srli_epi32(d, 16));
+        if (type == SLM_TYPE_F16) {
+            _mm512_store_ps(panel + k * PR, _mm512_cvtph_ps(h0));
+            _mm512_store_ps(panel + (k + 1) * PR, _mm512_cvtph_ps(h1));
+        } else {
+            _mm512_store_ps(panel + k * PR, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h0), 16)));
+            _mm512_store_ps(panel + (k + 1) * PR, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h1), 16)));
+        }
+    }
+    for (; k < n; k++) /* odd n: the last value one row at a time */
+        for (int r = 0; r < PR; r++) {
+            uint16_t h;
+            memcpy(&h, w + (size_t)(r < nr ? r : 0) * ws + 2 * k, 2);
+            panel[k * PR + r] = type == SLM_TYPE_F16 ? f16(h) : slm_bf16_to_fp32(h);
+        }
+}
+
+SLM_INLINE void float_tokens(int64_t n, const float *panel, const uint8_t *x, size_t xs, int64_t t0, const int NT,
+                             float *out, size_t os, int nr) {
+    __m512 acc[FNT];
+    const float *xt[FNT];
+    SLM_UNROLL for (int t = 0; t < NT; t++) {
+        acc[t] = _mm512_setzero_ps();
+        xt[t] = (const float *)(const void *)(x + (size_t)(t0 + t) * xs);
+    }
+    for (int64_t k = 0; k < n; k++) {
+        const __m512 wk = _mm512_load_ps(panel + k * PR);
+        _Pragma("GCC unroll 8") for (int t = 0; t < NT; t++) acc[t] = _mm512_fmadd_ps(wk, _mm512_set1_ps(xt[t][k]), acc[t]);
+    }
+    const __mmask16 m = (__mmask16)((1u << nr) - 1);
+    SLM_UNROLL for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(out + (size_t)t * os, m, acc[t]);
+}
+
+SLM_INLINE void gemm_float(const int type, int64_t n, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *x,
+                           size_t xs, int64_t nx, float *out, size_t os, void *scratch) {
+    float *panel = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    for (int64_t r0 = 0; r0 < nr; r0 += PR) {
+        const int rows = (int)(nr - r0 < PR ? nr - r0 : PR);
+        pack_float(type, n, w + (size_t)r0 * ws, ws, rows, panel);
+        int64_t t = 0;
+#define FPANEL(NT) float_tokens(n, panel, x, xs, t, NT, out + (size_t)t * os + r0, os, rows)
+        for (; t + FNT <= nx; t += FNT) FPANEL(FNT);
+        switch (nx - t) {
+        case 7: FPANEL(7); break;
+        case 6: FPANEL(6); break;
+        case 5: FPANEL(5); break;
+        case 4: FPANEL(4); break;
+        case 3: FPANEL(3); break;
+        case 2: FPANEL(2); break;
+        case 1: FPANEL(1); break;
+        default: break;
+        }
+#undef FPANEL
     }
 }
 
@@ -422,11 +521,19 @@ SLM_INLINE void gemm_run(unpack_fn unpack, const gemm_kind *k, int64_t n, const 
 /* The entries                                                               */
 /* ======================================================================== */
 
+#define GEMM_FLOAT_ENTRY(T, TYPE)                                                                                 \
+    static void gemm_##T(int64_t n, const void *w, size_t ws, int64_t nr, const void *x, size_t xs, int64_t nx,   \
+                         float *out, size_t os, void *scratch) {                                                  \
+        gemm_float(TYPE, n, w, ws, nr, x, xs, nx, out, os, scratch);                                              \
+    }
+GEMM_FLOAT_ENTRY(f32, SLM_TYPE_F32)
+GEMM_FLOAT_ENTRY(f16, SLM_TYPE_F16)
+GEMM_FLOAT_ENTRY(bf16, SLM_TYPE_BF16)
+
 #define GEMM_ENTRY(T, SB, Z, MIN, Q81, KQ)                                                                        \
     static void gemm_##T(int64_t n, const void *w, size_t ws, int64_t nr, const void *x, size_t xs, int64_t nx,   \
                          float *out, size_t os, void *scratch) {                                                  \
-        static const gemm_kind k = {0, SB, Z, MIN, Q81, KQ};                                                      \
-        gemm_run(unpack_##T, &k, n, w, ws, nr, x, xs, nx, out, os, scratch);                                      \
+        gemm_run(unpack_##T, SB, Z, MIN, Q81, KQ, n, w, ws, nr, x, xs, nx, out, os, scratch);                    \
     }
 GEMM_ENTRY(q4_0, 32, 8, 0, 0, 0)
 GEMM_ENTRY(q5_0, 32, 16, 0, 0, 0)
@@ -440,6 +547,9 @@ GEMM_ENTRY(q5_K, 32, 0, 1, 0, 1)
 GEMM_ENTRY(q6_K, 16, 32, 0, 0, 1)
 
 void slm_avx512vnni_set_gemm(slm_kernel_table *t) {
+    t->gemm[SLM_TYPE_F32] = gemm_f32;
+    t->gemm[SLM_TYPE_F16] = gemm_f16;
+    t->gemm[SLM_TYPE_BF16] = gemm_bf16;
     t->gemm[SLM_TYPE_Q4_0] = gemm_q4_0;
     t->gemm[SLM_TYPE_Q5_0] = gemm_q5_0;
     t->gemm[SLM_TYPE_Q8_0] = gemm_q8_0;

@@ -27,6 +27,7 @@
  */
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "base/fp16.h"
@@ -543,52 +544,78 @@ void slm_avx2_quant_row_q8_K(const float *x, void *dst, int64_t n) {
 /* Attention over an F32 / F16 KV cache, and the F16 cache writer             */
 /* ======================================================================== */
 
-/* One body per cache type: load8_f32 / load8_f16 read 8 values of a row. */
+/* Eight sums in one register: lane i = the sum of the lanes of a[i]. */
+SLM_INLINE __m256 hsum8x8(const __m256 a[8]) {
+    const __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+    const __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+    const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+/* One body per cache type: load8_f32 / load8_f16 read 8 values of a row.
+ * q·k: blocks of eight keys (hd a multiple of 8), one accumulator per key,
+ * summed across lanes together; the block's rows stay in L1 while every
+ * query runs over them; other keys one by one. Σ p·v: blocks of 16 rows,
+ * each query's outputs in eight accumulators (64 values) over the block. */
 #define ATTN_BODIES(T)                                                                                        \
-    static void attn_qk_##T(int64_t hd, const float *q, const uint8_t *k, size_t stride, int64_t n, float *s) { \
-        for (int64_t j = 0; j < n; j++) {                                                                     \
+    static void attn_qk_##T(int64_t hd, int nq, const float *const *q, const uint8_t *k, size_t stride, int64_t n, \
+                            float *s, size_t ss) {                                                            \
+        int64_t j = 0;                                                                                        \
+        if (hd % 8 == 0)                                                                                      \
+            for (; j + 8 <= n; j += 8) {                                                                      \
+                const uint8_t *kj = k + (size_t)j * stride;                                                   \
+                for (int qi = 0; qi < nq; qi++) {                                                             \
+                    __m256 a[8];                                                                              \
+                    for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();                                   \
+                    for (int64_t d = 0; d < hd; d += 8) {                                                     \
+                        const __m256 qv = _mm256_loadu_ps(q[qi] + d);                                         \
+                        _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) a[i] =                            \
+                            _mm256_fmadd_ps(qv, load8_##T(kj + (size_t)i * stride, d), a[i]);                 \
+                    }                                                                                         \
+                    _mm256_storeu_ps(s + (size_t)qi * ss + (size_t)j, hsum8x8(a));                            \
+                }                                                                                             \
+            }                                                                                                 \
+        for (; j < n; j++) {                                                                                  \
             const uint8_t *kj = k + (size_t)j * stride;                                                       \
-            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                        \
-            int64_t d = 0;                                                                                    \
-            for (; d + 16 <= hd; d += 16) {                                                                   \
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8_##T(kj, d), a0);                           \
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), load8_##T(kj, d + 8), a1);                   \
+            for (int qi = 0; qi < nq; qi++) {                                                                 \
+                __m256 a0 = _mm256_setzero_ps();                                                              \
+                int64_t d = 0;                                                                                \
+                for (; d + 8 <= hd; d += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q[qi] + d), load8_##T(kj, d), a0); \
+                float acc = hsum_ps(a0);                                                                      \
+                for (; d < hd; d++) acc += q[qi][d] * load1_##T(kj, d);                                       \
+                s[(size_t)qi * ss + (size_t)j] = acc;                                                         \
             }                                                                                                 \
-            if (d + 8 <= hd) {                                                                                \
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8_##T(kj, d), a0);                           \
-                d += 8;                                                                                       \
-            }                                                                                                 \
-            float acc = hsum_ps(_mm256_add_ps(a0, a1));                                                       \
-            for (; d < hd; d++) acc += q[d] * load1_##T(kj, d);                                               \
-            s[j] = acc;                                                                                       \
         }                                                                                                     \
     }                                                                                                         \
-    static void attn_pv_##T(int64_t hd, const float *p, const uint8_t *v, size_t stride, int64_t n, float *out) { \
-        int64_t d = 0;                                                                                        \
-        for (; d + 32 <= hd; d += 32) { /* 32 outputs stay in registers over all rows */                      \
-            __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);                         \
-            __m256 a2 = _mm256_loadu_ps(out + d + 16), a3 = _mm256_loadu_ps(out + d + 24);                    \
-            for (int64_t j = 0; j < n; j++) {                                                                 \
-                const uint8_t *vj = v + (size_t)j * stride;                                                   \
-                const __m256 pj = _mm256_set1_ps(p[j]);                                                       \
-                a0 = _mm256_fmadd_ps(pj, load8_##T(vj, d), a0);                                               \
-                a1 = _mm256_fmadd_ps(pj, load8_##T(vj, d + 8), a1);                                           \
-                a2 = _mm256_fmadd_ps(pj, load8_##T(vj, d + 16), a2);                                          \
-                a3 = _mm256_fmadd_ps(pj, load8_##T(vj, d + 24), a3);                                          \
+    static void attn_pv_##T(int64_t hd, int nq, const float *p, size_t ps, const uint8_t *v, size_t stride,    \
+                            int64_t n, float *const *out) {                                                   \
+        for (int64_t j0 = 0; j0 < n; j0 += 16) {                                                              \
+            const int64_t j1 = j0 + 16 < n ? j0 + 16 : n;                                                     \
+            for (int qi = 0; qi < nq; qi++) {                                                                 \
+                const float *pq = p + (size_t)qi * ps;                                                        \
+                float *o = out[qi];                                                                           \
+                int64_t d = 0;                                                                                \
+                for (; d + 64 <= hd; d += 64) {                                                               \
+                    __m256 a[8];                                                                              \
+                    for (int i = 0; i < 8; i++) a[i] = _mm256_loadu_ps(o + d + 8 * i);                        \
+                    for (int64_t j = j0; j < j1; j++) {                                                       \
+                        const uint8_t *vj = v + (size_t)j * stride;                                           \
+                        const __m256 pj = _mm256_set1_ps(pq[j]);                                              \
+                        _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) a[i] =                            \
+                            _mm256_fmadd_ps(pj, load8_##T(vj, d + 8 * i), a[i]);                              \
+                    }                                                                                         \
+                    for (int i = 0; i < 8; i++) _mm256_storeu_ps(o + d + 8 * i, a[i]);                        \
+                }                                                                                             \
+                for (; d + 8 <= hd; d += 8) {                                                                 \
+                    __m256 a0 = _mm256_loadu_ps(o + d);                                                       \
+                    for (int64_t j = j0; j < j1; j++)                                                         \
+                        a0 = _mm256_fmadd_ps(_mm256_set1_ps(pq[j]), load8_##T(v + (size_t)j * stride, d), a0); \
+                    _mm256_storeu_ps(o + d, a0);                                                              \
+                }                                                                                             \
+                for (; d < hd; d++)                                                                           \
+                    for (int64_t j = j0; j < j1; j++) o[d] += pq[j] * load1_##T(v + (size_t)j * stride, d);   \
             }                                                                                                 \
-            _mm256_storeu_ps(out + d, a0);                                                                    \
-            _mm256_storeu_ps(out + d + 8, a1);                                                                \
-            _mm256_storeu_ps(out + d + 16, a2);                                                               \
-            _mm256_storeu_ps(out + d + 24, a3);                                                               \
         }                                                                                                     \
-        for (; d + 8 <= hd; d += 8) {                                                                         \
-            __m256 a0 = _mm256_loadu_ps(out + d);                                                             \
-            for (int64_t j = 0; j < n; j++)                                                                   \
-                a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), load8_##T(v + (size_t)j * stride, d), a0);         \
-            _mm256_storeu_ps(out + d, a0);                                                                    \
-        }                                                                                                     \
-        for (; d < hd; d++)                                                                                   \
-            for (int64_t j = 0; j < n; j++) out[d] += p[j] * load1_##T(v + (size_t)j * stride, d);           \
     }
 ATTN_BODIES(f32)
 ATTN_BODIES(f16)
@@ -605,6 +632,66 @@ static void row_f16(const float *x, void *dst, int64_t n) {
 /* ======================================================================== */
 /* The table                                                                 */
 /* ======================================================================== */
+
+/* exp(x) for x <= 0 (softmax inputs, max subtracted), Cephes' expf: x =
+ * n ln2 + r (ln2 in two parts), e^r by a degree-7 polynomial, times 2^n.
+ * Within 2 ulp of expf; below -87.3 the result is 0 (expf: a denormal). */
+SLM_INLINE __m256 exp_neg(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f);
+    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(x, lo);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static void softmax(float *x, int64_t n) {
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vm), _mm256_extractf128_ps(vm, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    float mx = _mm_cvtss_f32(m4);
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    const __m256 vmx = _mm256_set1_ps(mx);
+    __m256 vs = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 e = exp_neg(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx));
+        _mm256_storeu_ps(x + i, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    float sum = hsum_ps(vs);
+    for (; i < n; i++) sum += x[i] = expf(x[i] - mx);
+    const float inv = 1.0f / sum;
+    const __m256 vinv = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
+    for (; i < n; i++) x[i] *= inv;
+}
+
+/* silu(x) = x / (1 + e^-x), with e = exp(-|x|) <= 1 from exp_neg:
+ * x >= 0: x / (1 + e);  x < 0: x e / (1 + e). */
+static void swiglu(float *g, const float *u, int64_t n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = exp_neg(_mm256_or_ps(x, sign)); /* exp(-|x|) */
+        const __m256 num = _mm256_blendv_ps(x, _mm256_mul_ps(x, e), x); /* sign bit of x selects x e */
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(num, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
 
 /* The bandwidth probe: one stream, 128 bytes per step into four
  * accumulators. Measured on Zen 4 (1 GiB, huge pages): as fast as an
@@ -632,6 +719,8 @@ void slm_avx2_set_attn(slm_kernel_table *t) {
     t->attn_pv[SLM_TYPE_F16] = attn_pv_f16;
     t->from_float[SLM_TYPE_F16] = row_f16;
     t->read_sum = read_sum;
+    t->softmax = softmax;
+    t->swiglu = swiglu;
 }
 
 static slm_kernel_table g_avx2;

@@ -19,8 +19,8 @@ void slm_avx2_quant_row_q8_1(const float *x, void *dst, int64_t n);
 void slm_avx2_quant_row_q8_K(const float *x, void *dst, int64_t n);
 
 /* Sets the attention kernels, the F16 cache writer and the bandwidth probe
- * of the AVX2 file (attn_qk, attn_pv for F32 and F16; from_float[F16];
- * read_sum) in t. */
+ * of the AVX2 file (attn_qk, attn_pv for F32 and F16; softmax;
+ * from_float[F16]; read_sum) in t. */
 void slm_avx2_set_attn(slm_kernel_table *t);
 
 /* Sets the gemm entries of gemm_avx512vnni.c (quantized types) in t. */
