@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/heap.h"
 #include "tokenizer/utf8.h"
 #include "tokenizer/vocab_impl.h"
 
@@ -54,14 +55,15 @@ static inline bool bigram_before(const bpe_bigram *a, const bpe_bigram *b) {
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
 }
 
+SLM_HEAP_DEFINE(bpe, bpe_bigram, bigram_before)
+
 struct slm_bpe_scratch {
     slm_pretok_scratch *pre;
     /* symbols of the current word, one per byte at the start */
     int32_t *tok, *prev, *next;
     uint32_t *beg, *end; /* (n) byte range of each symbol; a merged-away symbol has tok -2 */
     size_t cap_sym;
-    bpe_bigram *heap;
-    size_t n_heap, cap_heap;
+    bpe_heap heap; /* candidate merges */
     char *enc; /* a word in GPT-2 characters (ignore_merges lookup) */
     size_t cap_enc;
     size_t text_len; /* of the whole call: sizes the cache */
@@ -102,47 +104,12 @@ void slm_bpe_scratch_free(slm_bpe_scratch *s) {
     free(s->next);
     free(s->beg);
     free(s->end);
-    free(s->heap);
+    bpe_heap_free(&s->heap);
     free(s->enc);
     free(s->cache);
     free(s->cache_bytes);
     free(s->cache_toks);
     free(s);
-}
-
-static bool heap_push(slm_bpe_scratch *s, bpe_bigram x) {
-    if (s->n_heap == s->cap_heap) {
-        size_t cap = s->cap_heap ? 2 * s->cap_heap : 64;
-        bpe_bigram *h = realloc(s->heap, cap * sizeof *h);
-        if (!h) return false;
-        s->heap = h;
-        s->cap_heap = cap;
-    }
-    size_t i = s->n_heap++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!bigram_before(&x, &s->heap[parent])) break;
-        s->heap[i] = s->heap[parent];
-        i = parent;
-    }
-    s->heap[i] = x;
-    return true;
-}
-
-static bpe_bigram heap_pop(slm_bpe_scratch *s) {
-    bpe_bigram *h = s->heap;
-    bpe_bigram top = h[0], last = h[--s->n_heap];
-    size_t i = 0, n = s->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && bigram_before(&h[c + 1], &h[c])) c++;
-        if (!bigram_before(&h[c], &last)) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (n > 0) h[i] = last;
-    return top;
 }
 
 static bool add_bigram(const slm_vocab *v, slm_bpe_scratch *s, int32_t left, int32_t right) {
@@ -152,7 +119,7 @@ static bool add_bigram(const slm_vocab *v, slm_bpe_scratch *s, int32_t left, int
     int32_t result;
     int32_t rank = slm_pairmap_find(&v->merges, lt, rt, &result);
     if (rank < 0) return true;
-    return heap_push(s, (bpe_bigram){rank, left, right, lt, rt, result});
+    return bpe_heap_push(&s->heap, (bpe_bigram){rank, left, right, lt, rt, result});
 }
 
 static bool grow(void **p, size_t *cap, size_t need, size_t elem) {
@@ -203,11 +170,11 @@ static bool merge_symbols(const slm_vocab *v, slm_bpe_scratch *s, size_t n) {
         s->prev[i] = (int32_t)i - 1;
         s->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
     }
-    s->n_heap = 0;
+    s->heap.n = 0;
     for (size_t i = 1; i < n; i++)
         if (!add_bigram(v, s, (int32_t)i - 1, (int32_t)i)) return false;
-    while (s->n_heap > 0) {
-        bpe_bigram b = heap_pop(s);
+    while (s->heap.n > 0) {
+        bpe_bigram b = bpe_heap_pop(&s->heap);
         if (s->tok[b.left] != b.ltok || s->tok[b.right] != b.rtok) continue; /* stale */
         /* merge right into left; a merged text that is no token (-1) merges no further */
         s->tok[b.left] = b.result;

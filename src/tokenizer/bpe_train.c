@@ -43,6 +43,7 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "base/heap.h"
 #include "formats/gguf.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/strmap.h"
@@ -333,44 +334,7 @@ static inline bool cand_before(const cand *a, const cand *b) {
     return a->count > b->count || (a->count == b->count && a->key < b->key);
 }
 
-typedef struct {
-    cand *h;
-    size_t n, cap;
-} heap;
-
-static bool heap_push(heap *q, cand x) {
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 1024;
-        cand *h = realloc(q->h, cap * sizeof *h);
-        if (!h) return false;
-        q->h = h;
-        q->cap = cap;
-    }
-    size_t i = q->n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!cand_before(&x, &q->h[parent])) break;
-        q->h[i] = q->h[parent];
-        i = parent;
-    }
-    q->h[i] = x;
-    return true;
-}
-
-static cand heap_pop(heap *q) {
-    cand top = q->h[0], last = q->h[--q->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= q->n) break;
-        if (c + 1 < q->n && cand_before(&q->h[c + 1], &q->h[c])) c++;
-        if (!cand_before(&q->h[c], &last)) break;
-        q->h[i] = q->h[c];
-        i = c;
-    }
-    if (q->n > 0) q->h[i] = last;
-    return top;
-}
+SLM_HEAP_DEFINE(cand, cand, cand_before)
 
 /* ------------------------------------------------------------------------ */
 /* Merging                                                                   */
@@ -384,7 +348,7 @@ typedef struct {
     uint64_t *count;   /* (n_words) occurrences */
     int32_t *stamp;    /* (n_words) last merge that rewrote the word */
     pair_map pairs;
-    heap queue;
+    cand_heap queue;
     int32_t *left, *right; /* (n_merges) the merges */
 } trainer;
 
@@ -424,10 +388,10 @@ static slm_status train(trainer *t, int32_t n_merges, int64_t min_freq, int32_t 
     *done = 0;
     for (int32_t m = 0; m < n_merges;) {
         if (t->queue.n == 0) break;
-        cand top = heap_pop(&t->queue);
+        cand top = cand_heap_pop(&t->queue);
         pair_slot *s = pair_find(&t->pairs, top.key);
         if (!s || s->count != top.count) { /* stale: requeue with the current count */
-            if (s && s->count >= min_freq && !heap_push(&t->queue, (cand){s->count, top.key})) goto nomem;
+            if (s && s->count >= min_freq && !cand_heap_push(&t->queue, (cand){s->count, top.key})) goto nomem;
             continue;
         }
         if (top.count < min_freq) break;
@@ -456,7 +420,7 @@ static slm_status train(trainer *t, int32_t n_merges, int64_t min_freq, int32_t 
             for (uint32_t j = 0; j + 1 < t->len[w]; j++) {
                 if (sy[j] != tok && sy[j + 1] != tok) continue;
                 pair_slot *p = pair_find(&t->pairs, pkey(sy[j], sy[j + 1]));
-                if (p && p->count >= min_freq && !heap_push(&t->queue, (cand){p->count, p->key})) {
+                if (p && p->count >= min_freq && !cand_heap_push(&t->queue, (cand){p->count, p->key})) {
                     free(where);
                     goto nomem;
                 }
@@ -713,7 +677,7 @@ slm_status slm_tokenizer_train(const slm_tokenizer_train_params *params, slm_tok
     for (size_t i = 0; i <= t.pairs.mask; i++) {
         const pair_slot *s = &t.pairs.slots[i];
         if (s->key != UINT64_MAX && s->count >= params->min_frequency &&
-            !heap_push(&t.queue, (cand){s->count, s->key})) {
+            !cand_heap_push(&t.queue, (cand){s->count, s->key})) {
             st = slm_err(SLM_ERR_NOMEM, "tokenizer train: out of memory");
             goto done;
         }
@@ -749,6 +713,6 @@ done:
     free(t.left);
     free(t.right);
     pairs_free(&t.pairs);
-    free(t.queue.h);
+    cand_heap_free(&t.queue);
     return st;
 }

@@ -22,6 +22,7 @@
 
 #include "base/error.h"
 #include "tokenizer/utf8.h"
+#include "base/heap.h"
 #include "tokenizer/vocab_impl.h"
 
 typedef struct {
@@ -35,45 +36,7 @@ static inline bool bigram_before(const spm_bigram *a, const spm_bigram *b) {
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-typedef struct {
-    spm_bigram *h;
-    size_t n, cap;
-} spm_heap;
-
-static bool heap_push(spm_heap *q, spm_bigram x) {
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 64;
-        spm_bigram *h = realloc(q->h, cap * sizeof *h);
-        if (!h) return false;
-        q->h = h;
-        q->cap = cap;
-    }
-    size_t i = q->n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!bigram_before(&x, &q->h[parent])) break;
-        q->h[i] = q->h[parent];
-        i = parent;
-    }
-    q->h[i] = x;
-    return true;
-}
-
-static spm_bigram heap_pop(spm_heap *q) {
-    spm_bigram top = q->h[0];
-    spm_bigram last = q->h[--q->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= q->n) break;
-        if (c + 1 < q->n && bigram_before(&q->h[c + 1], &q->h[c])) c++;
-        if (!bigram_before(&q->h[c], &last)) break;
-        q->h[i] = q->h[c];
-        i = c;
-    }
-    if (q->n > 0) q->h[i] = last;
-    return top;
-}
+SLM_HEAP_DEFINE(spm, spm_bigram, bigram_before)
 
 typedef struct {
     const slm_vocab *v;
@@ -90,7 +53,7 @@ static bool try_add_bigram(spm_session *s, int32_t left, int32_t right) {
     int32_t id = slm_strmap_find(&s->v->text_to_id, s->text + s->start[left], size);
     if (id < 0) return true;
     spm_bigram b = {s->v->scores[id], left, right, size};
-    return heap_push(&s->queue, b);
+    return spm_heap_push(&s->queue, b);
 }
 
 /* Tokenizes esc[a, b) (one chunk) and appends the ids. */
@@ -117,7 +80,7 @@ static bool tokenize_chunk(spm_session *s, size_t a, size_t b, slm_tokbuf *out) 
     for (int32_t i = 1; i < n_sym; i++)
         if (!try_add_bigram(s, i - 1, i)) return false;
     while (s->queue.n > 0) {
-        spm_bigram bg = heap_pop(&s->queue);
+        spm_bigram bg = spm_heap_pop(&s->queue);
         uint32_t *ll = &s->len[bg.left], *rl = &s->len[bg.right];
         if (*ll == 0 || *rl == 0 || *ll + *rl != bg.size) continue; /* stale */
         *ll += *rl;
@@ -208,7 +171,7 @@ slm_status slm_spm_tokenize(const slm_vocab *v, const char *text, size_t len, bo
         ok = ok && tokenize_chunk(&s, a, b, out);
         a = b;
     }
-    free(s.queue.h);
+    spm_heap_free(&s.queue);
     free(s.start);
     free(s.len);
     free(s.prev);
