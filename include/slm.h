@@ -367,6 +367,20 @@ typedef struct {
     bool resume;             /* continue out/checkpoint.gguf */
     const char *export_type; /* "F32" (default), "F16", "Q8_0", "Q4_K_M", ... (slm_quantize's names) */
     int32_t n_threads;       /* 0: all cores */
+    /* fine-tuning (`slm finetune`): examples instead of token shards, from init_from */
+    const char *examples;      /* chat / instruction JSONL or text file (replaces data; needs init_from) */
+    const char *val_examples;  /* held-out examples (default: val_split of examples) */
+    const char *format;        /* "auto" (default: per line), "chat", "instruction", "text" */
+    const char *chat_template; /* Jinja source for chat data (NULL: chat_template_file's, else the model's;
+                                  ChatML if it has none) */
+    const char *chat_template_file; /* a file holding it (kept in config.txt, so --resume renders alike) */
+    float val_split;           /* share of examples held out when no val_examples (0.1) */
+    float epochs;              /* with steps 0: passes over the training examples (1) */
+    int32_t lora_rank;         /* > 0: LoRA adapters on a frozen init_from; 0: every weight trains */
+    float lora_alpha;          /* adapter scale alpha / rank (0: 2 x rank) */
+    float lora_dropout;        /* on the adapters' inputs (0) */
+    const char *lora_targets;  /* matrices: "q,k,v,o,gate,up,down" (default), "all", "attn", "ffn" */
+    const char *adapter;       /* where the adapter goes (default OUT/adapter.gguf) */
     /* observing */
     void (*on_event)(const slm_train_progress *p, void *user);
     void *user;
@@ -413,6 +427,26 @@ int32_t slm_train_params_key_kind(const char *key);
  * as it was). result may be NULL.
  */
 slm_status slm_train_run(const slm_train_params *params, slm_train_result *result);
+
+/*
+ * Fine-tuning is slm_train_run with examples set (and init_from, the base):
+ * the examples are rendered and tokenized (see `slm finetune --help` for
+ * the formats; the loss counts assistant replies only), split into train and
+ * validation, and batched B at a time (rows as long as the batch's longest
+ * example, at most seq tokens). With lora_rank > 0 the base stays frozen in
+ * its tensor type and out receives checkpoint.gguf (the adapters and their
+ * AdamW state), train.csv, loss.svg, config.txt, and at the end the adapter
+ * in llama.cpp's LoRA GGUF layout (params->adapter); with lora_rank 0 every
+ * weight trains and model.gguf is written as by `slm train`.
+ *
+ * slm_finetune_preview renders and tokenizes the examples as such a run
+ * would, and writes into *report (malloc'd text) a summary (examples by
+ * format, tokens, counted tokens, truncated, dropped) and the first n_show
+ * examples as text, the counted tokens between "[[" and "]]" (with color,
+ * in ANSI green instead). Nothing is trained or written. Errors as
+ * slm_train_run's for the data.
+ */
+slm_status slm_finetune_preview(const slm_train_params *params, int32_t n_show, bool color, char **report);
 
 /* ------------------------------------------------------------------------ */
 /* Contexts: the KV cache and evaluation                                      */

@@ -39,6 +39,12 @@ slm_status slm_checkpoint_save(const char *path, const slm_train_model *m, const
     gguf_writer_set_f32(w, K("loader.rng_spare"), info->loader_rng.normal_spare);
     gguf_writer_set_u32(w, K("loader.rng_has_spare"), info->loader_rng.has_spare);
     if (settings) gguf_writer_set_str(w, K("settings"), settings);
+    if (info->lora.rank > 0) {
+        gguf_writer_set_i32(w, K("lora.rank"), info->lora.rank);
+        gguf_writer_set_f32(w, K("lora.alpha"), info->lora.alpha);
+        gguf_writer_set_f32(w, K("lora.dropout"), info->lora.dropout);
+        gguf_writer_set_u32(w, K("lora.targets"), info->lora.targets);
+    }
     const int64_t ne[1] = {m->n_params};
     const uint64_t bytes = (uint64_t)m->n_params * sizeof(float);
     slm_status st = gguf_writer_add_tensor(w, "params", SLM_TYPE_F32, 1, ne, m->params, bytes);
@@ -88,6 +94,11 @@ static slm_status read_info(const gguf_file *g, slm_checkpoint_info *info) {
     if (!gguf_get_f32(g, K("loader.rng_spare"), &info->loader_rng.normal_spare) ||
         !gguf_get_u32(g, K("loader.rng_has_spare"), &info->loader_rng.has_spare))
         return missing(path, K("loader.rng_spare"));
+    if (gguf_find_kv(g, K("lora.rank")) &&
+        (!gguf_get_i32(g, K("lora.rank"), &info->lora.rank) || !gguf_get_f32(g, K("lora.alpha"), &info->lora.alpha) ||
+         !gguf_get_f32(g, K("lora.dropout"), &info->lora.dropout) ||
+         !gguf_get_u32(g, K("lora.targets"), &info->lora.targets)))
+        return missing(path, K("lora.*"));
     return SLM_OK;
 }
 
@@ -114,7 +125,9 @@ slm_status slm_checkpoint_check(const char *path, const slm_checkpoint_info *hav
              {"tied", a->tied_embeddings, b->tied_embeddings},
              {"batch", have->batch, want->batch},
              {"grad-accum", have->grad_accum, want->grad_accum},
-             {"sequential", have->sequential, want->sequential}};
+             {"sequential", have->sequential, want->sequential},
+             {"lora-rank", have->lora.rank, want->lora.rank},
+             {"lora-targets (bits)", have->lora.targets, want->lora.targets}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (f[i].have != f[i].want)
             return slm_err(SLM_ERR_ARG,
@@ -122,6 +135,10 @@ slm_status slm_checkpoint_check(const char *path, const slm_checkpoint_info *hav
                            "settings: --config %.*sconfig.txt)",
                            path, f[i].name, f[i].have, f[i].want,
                            (int)(strrchr(path, '/') ? strrchr(path, '/') - path + 1 : 0), path);
+    if (have->lora.alpha != want->lora.alpha || have->lora.dropout != want->lora.dropout)
+        return slm_err(SLM_ERR_ARG, "%s: the checkpoint was trained with lora-alpha %g lora-dropout %g, this run has %g %g",
+                       path, (double)have->lora.alpha, (double)have->lora.dropout, (double)want->lora.alpha,
+                       (double)want->lora.dropout);
     if (a->norm_eps != b->norm_eps || a->rope_theta != b->rope_theta)
         return slm_err(SLM_ERR_ARG, "%s: the checkpoint was trained with norm-eps %g rope-theta %g, this run has %g %g",
                        path, (double)a->norm_eps, (double)a->rope_theta, (double)b->norm_eps, (double)b->rope_theta);

@@ -8,7 +8,10 @@
  *            batch, grad_accum, sequential; step (updates done), adam.t;
  *            loader.file, loader.pos, loader.rng (u64[4]), loader.rng_spare
  *            (f32), loader.rng_has_spare; settings (config.txt's text, for
- *            people reading the file)
+ *            people reading the file); LoRA fine-tuning: lora.rank,
+ *            lora.alpha, lora.dropout, lora.targets (then params holds the
+ *            adapters, and loader.file / loader.pos the epoch and position
+ *            of the examples' order)
  * Written with gguf_writer_write: a temp file, fsync, rename — a full disk
  * or a crash leaves the previous checkpoint as it was.
  *
@@ -36,6 +39,7 @@ typedef struct {
     int64_t step;
     int64_t loader_file, loader_pos;
     slm_rng loader_rng;
+    slm_train_lora lora; /* rank 0: a full model */
 } slm_checkpoint_info;
 
 slm_status slm_checkpoint_save(const char *path, const slm_train_model *m, const slm_adamw *opt,

@@ -122,6 +122,6 @@ void slm_classifier_backward(slm_gemm *g, float *dxn, float *dw, float *scratch,
         /* dxn (N, C) += dchunk (N, vc) · W[v0:v0+vc] (vc, C) */
         slm_gemm_run(g, N, C, vc, scratch, vc, 1, w + (int64_t)v0 * C, C, 1, dxn, C, true);
         /* dW[v0:v0+vc] (vc, C) += dchunkᵀ (vc, N) · xn (N, C) */
-        slm_gemm_run(g, vc, C, N, scratch, 1, vc, xn, C, 1, dw + (int64_t)v0 * C, C, true);
+        if (dw) slm_gemm_run(g, vc, C, N, scratch, 1, vc, xn, C, 1, dw + (int64_t)v0 * C, C, true);
     }
 }

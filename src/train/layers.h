@@ -115,7 +115,7 @@ void slm_cross_entropy_backward(slm_pool *pool, float *dlogits, const float *log
 double slm_classifier_forward(slm_gemm *g, float *logits, float *lse, float *losses, float *scratch,
                               const float *xn, const float *w, const int32_t *targets, int64_t N, int C, int V,
                               int64_t *n_valid);
-/* dxn (N, C) +=, dw (V, C) += the gradients of dloss * Σ losses through the
+/* dxn (N, C) +=, dw (V, C; NULL: not needed) += the gradients of dloss * Σ losses through the
  * softmax and the product, from the forward's logits and lse (unchanged).
  * scratch: N * CLS_CHUNK floats. */
 void slm_classifier_backward(slm_gemm *g, float *dxn, float *dw, float *scratch, const float *logits,

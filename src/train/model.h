@@ -24,8 +24,21 @@
  *                           slm_train_backward(m, 1.0f / n_micro);
  *     slm_grad_clip(...); slm_adamw_step(...);          (optimizer.h)
  *
- * What this deliberately does not do: biases, qk-norm, dropout, mixed
- * precision, KV caching (training sees whole sequences).
+ * LoRA fine-tuning (slm_train_model_new_lora): the base model is frozen —
+ * its block matrices stay in their file type (any type slm reads: F32, F16,
+ * BF16, Q8_0, Q4_0, K-quants ...) and are dequantized one matrix at a time
+ * into a scratch buffer for each product; embedding, gains and classifier
+ * are held in float32 but not trained. params / grads then hold only the
+ * adapters: for each adapted matrix W (OC, C) a pair
+ *     A (r, C), B (OC, r),   y = x·Wᵀ + s · (drop(x)·Aᵀ)·Bᵀ,   s = alpha / r
+ * (A uniform ±1/√C, B zero, as PEFT initialises them), named after the
+ * GGUF adapter tensors ("blk.N.attn_q.weight.lora_a"), so the optimizer,
+ * gradient clipping and checkpoints work on them unchanged. Gradients flow
+ * through the frozen W (dx = dy·W), never into it.
+ *
+ * What this deliberately does not do: biases, qk-norm, mixed precision, KV
+ * caching (training sees whole sequences), LoRA on the embedding or the
+ * classifier.
  */
 #ifndef SLM_TRAIN_MODEL_H
 #define SLM_TRAIN_MODEL_H
@@ -115,6 +128,36 @@ typedef struct {
     float *dlogits;  /* (N, CLS_CHUNK) one vocabulary chunk of d loss / d logits */
 } slm_train_grad_acts;
 
+/* The seven matrices of a block, in LoRA's target order. */
+typedef enum {
+    SLM_MAT_Q = 0, /* wq    attn_q       (H*hd, dim) */
+    SLM_MAT_K,     /* wk    attn_k       (KV*hd, dim) */
+    SLM_MAT_V,     /* wv    attn_v       (KV*hd, dim) */
+    SLM_MAT_O,     /* wo    attn_output  (dim, H*hd) */
+    SLM_MAT_GATE,  /* w1    ffn_gate     (hidden, dim) */
+    SLM_MAT_UP,    /* w3    ffn_up       (hidden, dim) */
+    SLM_MAT_DOWN,  /* w2    ffn_down     (dim, hidden) */
+    SLM_MAT_COUNT
+} slm_train_mat;
+
+/* "q", "k", "v", "o", "gate", "up", "down" and the GGUF names "attn_q", ... */
+const char *slm_train_mat_short_name(int k);
+const char *slm_train_mat_gguf_name(int k);
+
+typedef struct {
+    int32_t rank;      /* r >= 1 */
+    float alpha;       /* s = alpha / r */
+    float dropout;     /* probability of zeroing an input of A (training forwards only), in [0, 1) */
+    uint32_t targets;  /* bit 1 << slm_train_mat for each adapted matrix */
+} slm_train_lora;
+
+/* A frozen block matrix of the base: OC rows of C values of a tensor type. */
+typedef struct {
+    int32_t type;         /* slm tensor type */
+    const uint8_t *data;  /* borrowed (the base file's mapping) */
+    size_t row_bytes;
+} slm_train_frozen;
+
 typedef struct slm_train_model {
     slm_train_config cfg;
     int32_t head_dim, q_dim, kv_dim; /* hd, H*hd, KV*hd */
@@ -142,6 +185,19 @@ typedef struct slm_train_model {
 
     slm_pool *pool; /* borrowed */
     slm_gemm *gemm;
+
+    /* LoRA fine-tuning (lora.rank > 0; zero otherwise) */
+    slm_train_lora lora;
+    slm_train_frozen *base;  /* (L * SLM_MAT_COUNT) frozen block matrices, set by the caller */
+    float *frozen;           /* embedding, gains and classifier (float32), bound to w */
+    int32_t *lora_index;     /* (L * SLM_MAT_COUNT) tensor index of A (B follows), -1: not adapted */
+    float *lora_xa;          /* (L * SLM_MAT_COUNT, N, r) s · drop(x)·Aᵀ saved for the backward */
+    float *lora_dxa;         /* (N, r) */
+    float *lora_tmp;         /* (N, max width) a dropped input */
+    float *lora_tmp2;        /* (N, max width) */
+    float *wdeq;             /* (largest matrix) a frozen matrix in float32 */
+    bool dropout_on;         /* the next forwards are training ones: apply dropout */
+    uint64_t dropout_key;    /* selects the dropout masks (set per micro-batch; the backward reuses them) */
 } slm_train_model;
 
 /* Builds a model for at most batch x seq tokens per forward (seq <=
@@ -150,6 +206,14 @@ typedef struct slm_train_model {
 slm_status slm_train_model_new(const slm_train_config *cfg, int32_t batch, int32_t seq, slm_pool *pool,
                                slm_train_model **out);
 void slm_train_model_free(slm_train_model *m);
+
+/* A model for LoRA fine-tuning (see above): params hold the adapters of
+ * lora->targets in every layer, initialised from seed. The caller fills
+ * m->base[l * SLM_MAT_COUNT + k] for every block matrix and the float32
+ * tensors of m->w (tok_emb, att_norm, ffn_norm, norm, output) before the
+ * first forward (slm_train_bind_base_gguf does both). */
+slm_status slm_train_model_new_lora(const slm_train_config *cfg, const slm_train_lora *lora, int32_t batch,
+                                    int32_t seq, slm_pool *pool, uint64_t seed, slm_train_model **out);
 
 /* llama2.c's initialisation: matrices N(0, 0.02²), wo and w3 N(0, 0.02²/(2L)),
  * gains 1. */

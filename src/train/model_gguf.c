@@ -176,3 +176,86 @@ slm_status slm_train_import_gguf(slm_train_model *m, const gguf_file *g) {
     }
     return SLM_OK;
 }
+
+/* ======================================================================== */
+/* LoRA: the frozen base and the adapter file                                */
+/* ======================================================================== */
+
+/* Checks tensor name of g against ne0 x ne1 and a readable type. */
+static slm_status find_matrix(const gguf_file *g, const char *name, int64_t ne0, int64_t ne1,
+                              const gguf_tensor **out) {
+    const gguf_tensor *t = gguf_find_tensor(g, name);
+    if (!t) return slm_err(SLM_ERR_FORMAT, "%s: missing tensor '%s'", g->path, name);
+    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1)
+        return slm_err(SLM_ERR_FORMAT, "%s: tensor '%s' is %lld x %lld, the model needs %lld x %lld", g->path, name,
+                       (long long)t->ne[0], (long long)t->ne[1], (long long)ne0, (long long)ne1);
+    const slm_type_traits *tr = slm_type_traits_get((int)t->type);
+    if (!tr || !tr->to_float || slm_row_size((int)t->type, ne0) * (size_t)ne1 != t->nbytes)
+        return slm_err(SLM_ERR_UNSUPPORTED, "%s: tensor '%s' has type %u, which slm cannot read", g->path, name,
+                       t->type);
+    *out = t;
+    return SLM_OK;
+}
+
+static slm_status copy_f32(const gguf_file *g, const char *name, int64_t ne0, int64_t ne1, float *dst) {
+    const gguf_tensor *t;
+    slm_status st = find_matrix(g, name, ne0, ne1, &t);
+    if (st != SLM_OK) return st;
+    const slm_type_traits *tr = slm_type_traits_get((int)t->type);
+    const size_t row = slm_row_size((int)t->type, ne0);
+    for (int64_t r = 0; r < ne1; r++) tr->to_float(t->data + (size_t)r * row, dst + r * ne0, ne0);
+    return SLM_OK;
+}
+
+slm_status slm_train_bind_base_gguf(slm_train_model *m, const gguf_file *g) {
+    if (!m->base) return slm_err(SLM_ERR_ARG, "%s: not a LoRA model", __func__);
+    const slm_train_config *c = &m->cfg;
+    const int64_t D = c->dim, V = c->vocab_size;
+    char name[64];
+    slm_status st = copy_f32(g, "token_embd.weight", D, V, m->w.tok_emb);
+    if (st == SLM_OK) st = copy_f32(g, "output_norm.weight", D, 1, m->w.norm);
+    if (st == SLM_OK && !c->tied_embeddings) st = copy_f32(g, "output.weight", D, V, m->w.output);
+    for (int l = 0; l < c->n_layers && st == SLM_OK; l++) {
+        snprintf(name, sizeof name, "blk.%d.attn_norm.weight", l);
+        st = copy_f32(g, name, D, 1, m->w.att_norm + l * D);
+        snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", l);
+        if (st == SLM_OK) st = copy_f32(g, name, D, 1, m->w.ffn_norm + l * D);
+        for (int k = 0; k < SLM_MAT_COUNT && st == SLM_OK; k++) {
+            const int64_t hid = c->hidden_dim, qd = m->q_dim, kvd = m->kv_dim;
+            const int64_t rows[SLM_MAT_COUNT] = {qd, kvd, kvd, D, hid, hid, D};
+            const int64_t cols[SLM_MAT_COUNT] = {D, D, D, qd, D, D, hid};
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, slm_train_mat_gguf_name(k));
+            const gguf_tensor *t;
+            st = find_matrix(g, name, cols[k], rows[k], &t);
+            if (st != SLM_OK) break;
+            m->base[l * SLM_MAT_COUNT + k] = (slm_train_frozen){
+                .type = (int32_t)t->type, .data = t->data, .row_bytes = slm_row_size((int)t->type, cols[k])};
+        }
+    }
+    return st;
+}
+
+slm_status slm_train_lora_export(const slm_train_model *m, const char *base_name, const char *path) {
+    if (!m->lora_index) return slm_err(SLM_ERR_ARG, "%s: not a LoRA model", __func__);
+    gguf_writer *w = gguf_writer_new();
+    if (!w) return slm_err(SLM_ERR_NOMEM, "%s: out of memory", __func__);
+    gguf_writer_set_str(w, "general.architecture", "llama");
+    gguf_writer_set_str(w, "general.type", "adapter");
+    gguf_writer_set_str(w, "general.name", "slm LoRA adapter");
+    if (base_name) {
+        gguf_writer_set_u32(w, "general.base_model.count", 1);
+        gguf_writer_set_str(w, "general.base_model.0.name", base_name);
+    }
+    gguf_writer_set_str(w, "adapter.type", "lora");
+    gguf_writer_set_f32(w, "adapter.lora.alpha", m->lora.alpha);
+    slm_status st = SLM_OK;
+    for (int i = 0; i < m->n_tensors && st == SLM_OK; i++) {
+        const slm_train_param *p = &m->tensors[i]; /* torch (rows, cols): GGUF ne {cols, rows} */
+        const int64_t ne[2] = {p->shape[1], p->shape[0]};
+        st = gguf_writer_add_tensor(w, p->name, SLM_TYPE_F32, 2, ne, m->params + p->offset,
+                                    (uint64_t)p->numel * sizeof(float));
+    }
+    if (st == SLM_OK) st = gguf_writer_write(w, path);
+    gguf_writer_free(w);
+    return st;
+}

@@ -43,4 +43,18 @@ slm_status slm_train_config_from_gguf(const gguf_file *g, slm_train_config *cfg)
  * must be the file's. */
 slm_status slm_train_import_gguf(slm_train_model *m, const gguf_file *g);
 
+/* LoRA (m from slm_train_model_new_lora): copies (dequantizing) the
+ * embedding, gains and classifier of g into m's frozen float32 tensors and
+ * points m->base at g's block matrices, kept in their type (g must outlive
+ * m). Fails naming the tensor when one is missing, of another shape, or of a
+ * type slm cannot read. */
+slm_status slm_train_bind_base_gguf(slm_train_model *m, const gguf_file *g);
+
+/* Writes m's adapters (LoRA model) as a llama.cpp LoRA adapter GGUF:
+ * general.type "adapter", general.architecture "llama", adapter.type "lora",
+ * adapter.lora.alpha, and per adapted matrix "blk.N.<name>.weight.lora_a"
+ * (ne {C, r}) and ".lora_b" (ne {r, OC}) in float32. base_name goes to
+ * general.base_model.0.name when not NULL. Atomic (temp + rename). */
+slm_status slm_train_lora_export(const slm_train_model *m, const char *base_name, const char *path);
+
 #endif

@@ -23,6 +23,8 @@ slm_train_params slm_train_default_params(void) {
         .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f,
         .seed = 1337, .eval_every = 100, .eval_batches = 20,
         .export_type = "F32",
+        .format = "auto", .val_split = 0.1f, .epochs = 1.0f,
+        .lora_targets = "q,k,v,o,gate,up,down",
     };
     return p;
 }
@@ -75,6 +77,18 @@ static const field g_fields[] = {
     F("resume", T_BOOL, resume, false),
     F("export-type", T_STR, export_type, true),
     F("threads", T_I32, n_threads, false),
+    F("examples", T_STR, examples, true),
+    F("val-examples", T_STR, val_examples, true),
+    F("format", T_STR, format, true),
+    F("chat-template", T_STR, chat_template, false), /* template text: not a config line */
+    F("chat-template-file", T_STR, chat_template_file, true),
+    F("val-split", T_F32, val_split, true),
+    F("epochs", T_F32, epochs, true),
+    F("lora-rank", T_I32, lora_rank, true),
+    F("lora-alpha", T_F32, lora_alpha, true),
+    F("lora-dropout", T_F32, lora_dropout, true),
+    F("lora-targets", T_STR, lora_targets, true),
+    F("adapter", T_STR, adapter, true),
 };
 #undef F
 

@@ -33,6 +33,7 @@
 #include "formats/gguf.h"
 #include "tokenizer/vocab.h"
 #include "train/checkpoint.h"
+#include "train/examples.h"
 #include "train/loader.h"
 #include "train/model.h"
 #include "train/model_gguf.h"
@@ -69,6 +70,13 @@ typedef struct {
     char *settings;
     int32_t *x, *y;     /* (B, T) */
     double flops_per_token;
+    /* fine-tuning on examples */
+    slm_model *base;    /* init_from as a model: tokenizer and chat template */
+    slm_examples ex_train, ex_val;
+    slm_examples_stats ex_stats;
+    slm_example_loader exl;
+    char adapter_path[4096];
+    char *tpl_text;     /* chat_template_file's text */
 } run;
 
 static double now_s(void) {
@@ -113,9 +121,19 @@ static slm_status join(char *buf, size_t cap, const char *dir, const char *name)
 static slm_status check_settings(const slm_train_params *p) {
 #define BAD(...) return slm_err(SLM_ERR_ARG, __VA_ARGS__)
     if (!p->out || !*p->out) BAD("train: an output directory is required (--out DIR)");
-    if (!p->data || !*p->data) BAD("train: training data is required (--data DIR or FILE[,FILE...])");
+    if (p->examples) {
+        if (!p->init_from) BAD("finetune: a base model is required (-m MODEL.gguf)");
+        if (!(p->val_split >= 0 && p->val_split < 1)) BAD("finetune: --val-split must be in [0, 1)");
+        if (!(p->epochs > 0) && p->steps < 1) BAD("finetune: --epochs must be > 0 (or give --steps)");
+        if (p->lora_rank < 0) BAD("finetune: --lora-rank must be >= 0");
+        if (!(p->lora_dropout >= 0 && p->lora_dropout < 1)) BAD("finetune: --lora-dropout must be in [0, 1)");
+        if (!(p->lora_alpha >= 0)) BAD("finetune: --lora-alpha must be >= 0");
+    } else if (!p->data || !*p->data) {
+        BAD("train: training data is required (--data DIR or FILE[,FILE...])");
+    }
+    if (p->lora_rank > 0 && !p->examples) BAD("train: LoRA needs fine-tuning examples (slm finetune)");
     if (p->batch < 1 || p->seq < 1 || p->grad_accum < 1) BAD("train: --batch, --seq and --grad-accum must be >= 1");
-    if (p->steps < 1) BAD("train: --steps must be >= 1");
+    if (p->steps < 1 && !p->examples) BAD("train: --steps must be >= 1");
     if (!(p->lr > 0) || !(p->min_lr >= 0) || p->min_lr > p->lr) BAD("train: need --lr > 0 and 0 <= --min-lr <= --lr");
     if (!p->lr_schedule || (strcmp(p->lr_schedule, "cosine") && strcmp(p->lr_schedule, "constant")))
         BAD("train: --lr-schedule '%s' (expected cosine or constant)", p->lr_schedule ? p->lr_schedule : "");
@@ -194,7 +212,7 @@ static slm_status open_tokenizer(run *r) {
     r->tok_path = p->tokenizer;
     if (!r->tok_path) {
         struct stat sb;
-        if (stat(p->data, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+        if (p->data && stat(p->data, &sb) == 0 && S_ISDIR(sb.st_mode) &&
             join(r->tok_buf, sizeof r->tok_buf, p->data, "tokenizer.gguf") == SLM_OK && file_exists(r->tok_buf))
             r->tok_path = r->tok_buf;
         else if (p->init_from)
@@ -231,6 +249,66 @@ static slm_status open_data(run *r) {
     st = slm_token_data_open(&r->train, r->train_files, r->n_train_files);
     if (st == SLM_OK) st = slm_token_data_open(&r->val, r->val_files, r->n_val_files);
     return st;
+}
+
+/* Fine-tuning: the base as a model (its tokenizer and chat template) and
+ * the examples, split into train and validation. */
+static slm_status open_examples(run *r) {
+    slm_train_params *p = &r->p;
+    slm_status st = slm_examples_template(p, &r->tpl_text);
+    if (st != SLM_OK) return st;
+    if (r->tpl_text) p->chat_template = r->tpl_text;
+    st = slm_model_load(p->init_from, NULL, &r->base);
+    if (st != SLM_OK) return st;
+    slm_examples all = {0};
+    st = slm_examples_load(r->base, p->examples, p->format, p->chat_template, p->seq, &all, &r->ex_stats);
+    if (st == SLM_OK && p->val_examples) {
+        slm_examples_stats vs = {0};
+        r->ex_train = all;
+        memset(&all, 0, sizeof all);
+        st = slm_examples_load(r->base, p->val_examples, p->format, p->chat_template, p->seq, &r->ex_val, &vs);
+    } else if (st == SLM_OK) {
+        st = slm_examples_split(&all, p->val_split, p->seed, &r->ex_train, &r->ex_val);
+    }
+    slm_examples_free(&all);
+    if (st == SLM_OK && r->ex_train.n == 0)
+        st = slm_err(SLM_ERR_ARG, "%s: no example to train on (%lld lines read, %lld without a counted token)",
+                     p->examples, (long long)r->ex_stats.lines, (long long)r->ex_stats.n_empty);
+    if (st == SLM_OK && p->steps < 1) { /* the steps of --epochs passes */
+        const double per_step = (double)p->batch * p->grad_accum;
+        p->steps = (int64_t)ceil((double)p->epochs * (double)r->ex_train.n / per_step);
+        if (p->steps < 1) p->steps = 1;
+    }
+    return st;
+}
+
+/* "q,k,v,o,gate,up,down", "all", "attn", "ffn" as a bit set of slm_train_mat. */
+static slm_status parse_targets(const char *spec, uint32_t *out) {
+    *out = 0;
+    if (!spec || !*spec) spec = "all";
+    const char *s = spec;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        bool known = false;
+        if ((n == 3 && !strncmp(s, "all", 3)) || (n == 4 && !strncmp(s, "attn", 4)) ||
+            (n == 3 && !strncmp(s, "ffn", 3))) {
+            *out |= s[0] == 'a' && s[1] == 'l' ? 0x7fu : s[0] == 'a' ? 0x0fu : 0x70u;
+            known = true;
+        }
+        for (int k = 0; k < SLM_MAT_COUNT && !known; k++) {
+            const char *a = slm_train_mat_short_name(k), *g = slm_train_mat_gguf_name(k);
+            if ((strlen(a) == n && !strncmp(s, a, n)) || (strlen(g) == n && !strncmp(s, g, n))) {
+                *out |= 1u << k;
+                known = true;
+            }
+        }
+        if (!known)
+            return slm_err(SLM_ERR_ARG, "--lora-targets: unknown matrix '%.*s' in '%s' (q, k, v, o, gate, up, down, "
+                           "all, attn, ffn)", (int)n, s, spec);
+        s += n;
+        if (*s == ',') s++;
+    }
+    return SLM_OK;
 }
 
 /* ======================================================================== */
@@ -331,8 +409,13 @@ static slm_status log_add(run *r, const slm_train_log_row *row) {
 
 static slm_status write_plot(const run *r) {
     char title[256];
-    snprintf(title, sizeof title, "slm train: dim %d, %d layers, %lld parameters", (int)r->cfg.dim,
-             (int)r->cfg.n_layers, (long long)r->m->n_params);
+    if (r->p.lora_rank > 0)
+        snprintf(title, sizeof title, "slm finetune: LoRA rank %d on dim %d, %d layers, %lld adapter parameters",
+                 (int)r->p.lora_rank, (int)r->cfg.dim, (int)r->cfg.n_layers, (long long)r->m->n_params);
+    else
+        snprintf(title, sizeof title, "slm %s: dim %d, %d layers, %lld parameters",
+                 r->p.examples ? "finetune" : "train", (int)r->cfg.dim, (int)r->cfg.n_layers,
+                 (long long)r->m->n_params);
     return slm_loss_svg_write(r->svg_path, r->log, r->n_log, title);
 }
 
@@ -340,8 +423,31 @@ static slm_status write_plot(const run *r) {
 /* Steps                                                                     */
 /* ======================================================================== */
 
+/* Validation examples, the first val_rows of them in batches of B: the mean
+ * loss over their counted tokens. */
+static slm_status evaluate_examples(run *r, float *out) {
+    const int32_t B = r->p.batch, T = r->p.seq;
+    int64_t *idx = malloc((size_t)B * sizeof *idx);
+    if (!idx) return slm_err(SLM_ERR_NOMEM, "finetune: out of memory");
+    double sum = 0, count = 0;
+    slm_status st = SLM_OK;
+    for (int64_t i0 = 0; i0 < r->val_rows && st == SLM_OK; i0 += B) {
+        int32_t nb = (int32_t)(r->val_rows - i0 < B ? r->val_rows - i0 : B), Tb;
+        for (int32_t b = 0; b < nb; b++) idx[b] = i0 + b;
+        slm_examples_batch(&r->ex_val, idx, nb, T, r->x, r->y, &Tb);
+        float loss;
+        st = slm_train_forward(r->m, r->x, r->y, nb, Tb, &loss);
+        sum += (double)loss * (double)r->m->n_valid;
+        count += (double)r->m->n_valid;
+    }
+    free(idx);
+    *out = count > 0 ? (float)(sum / count) : NAN;
+    return st;
+}
+
 static slm_status evaluate(run *r, float *out) {
     const int32_t B = r->p.batch, T = r->p.seq;
+    if (r->p.examples) return evaluate_examples(r, out);
     double sum = 0;
     for (int64_t r0 = 0; r0 < r->val_rows; r0 += B) {
         int32_t nb = (int32_t)(r->val_rows - r0 < B ? r->val_rows - r0 : B);
@@ -356,18 +462,26 @@ static slm_status evaluate(run *r, float *out) {
     return SLM_OK;
 }
 
-static slm_status train_step(run *r, int64_t step, float *loss_out) {
+/* One update; *tokens gets the positions processed (rows x their length). */
+static slm_status train_step(run *r, int64_t step, float *loss_out, double *tokens) {
     const int32_t B = r->p.batch, T = r->p.seq, K = r->p.grad_accum;
     slm_train_model *m = r->m;
     slm_train_zero_grad(m);
     double sum = 0;
+    *tokens = 0;
     for (int32_t k = 0; k < K; k++) {
-        slm_loader_next(&r->loader, r->x, r->y);
+        int32_t Tb = T;
+        if (r->p.examples) slm_example_loader_next(&r->exl, r->x, r->y, &Tb);
+        else slm_loader_next(&r->loader, r->x, r->y);
         float loss;
-        slm_status st = slm_train_forward(m, r->x, r->y, B, T, &loss);
+        m->dropout_on = true; /* LoRA dropout: masks of this micro-batch */
+        m->dropout_key = (uint64_t)step * (uint64_t)K + (uint64_t)k;
+        slm_status st = slm_train_forward(m, r->x, r->y, B, Tb, &loss);
         if (st == SLM_OK) st = slm_train_backward(m, 1.0f / (float)K);
+        m->dropout_on = false;
         if (st != SLM_OK) return st;
         sum += loss;
+        *tokens += (double)B * Tb;
     }
     slm_grad_clip(r->pool, m->grads, m->n_params, r->p.grad_clip);
     slm_adamw_step(r->opt, r->pool, m->params, m->grads, m->tensors, m->n_tensors, slm_lr_at(&r->sched, step));
@@ -378,7 +492,8 @@ static slm_status train_step(run *r, int64_t step, float *loss_out) {
 static slm_status save_checkpoint(run *r, int64_t step) {
     slm_checkpoint_info ci = {.cfg = r->cfg, .batch = r->p.batch, .grad_accum = r->p.grad_accum,
                               .sequential = r->p.sequential, .step = step, .loader_file = r->loader.file,
-                              .loader_pos = r->loader.pos, .loader_rng = r->loader.rng};
+                              .loader_pos = r->loader.pos, .loader_rng = r->loader.rng, .lora = r->m->lora};
+    if (r->p.examples) ci.loader_file = r->exl.epoch, ci.loader_pos = r->exl.pos;
     slm_status st = slm_checkpoint_save(r->ckpt_path, r->m, r->opt, &ci, r->settings);
     if (st != SLM_OK) return st;
     slm_train_progress pr = {.event = SLM_TRAIN_EVENT_CHECKPOINT, .message = r->ckpt_path, .step = step,
@@ -397,6 +512,17 @@ static int64_t matrix_params(const slm_train_model *m) {
     for (int i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].n_dims == 2 && (i > 0 || m->cfg.tied_embeddings)) n += m->tensors[i].numel;
     return n;
+}
+
+/* FLOPs per token of a step. LoRA: the frozen products run forward and
+ * carry the input gradient back (4 per weight, no weight gradient), the
+ * adapters train (6 per parameter). */
+static double step_flops_per_token(const slm_train_model *m, int32_t T) {
+    const slm_train_config *c = &m->cfg;
+    if (!m->lora_index) return slm_train_flops_per_token(matrix_params(m), c->n_layers, T, c->dim);
+    const double D = c->dim, frozen = (double)c->n_layers * (2.0 * m->q_dim * D + 2.0 * m->kv_dim * D +
+                                                             3.0 * c->hidden_dim * D) + (double)c->vocab_size * D;
+    return 4.0 * frozen + 6.0 * (double)m->n_params + 12.0 * c->n_layers * (double)T * D;
 }
 
 static slm_status setup(run *r) {
@@ -418,9 +544,14 @@ static slm_status setup(run *r) {
         return slm_err(SLM_ERR_ARG, "%s exists: add --resume to continue that run, or choose another --out",
                        r->ckpt_path);
     if (!have_ckpt && p->resume) return slm_err(SLM_ERR_ARG, "%s: no checkpoint to resume", r->ckpt_path);
-    if ((st = open_data(r)) != SLM_OK) return st;
+    if (p->examples && p->lora_rank == 0 && p->adapter) /* full fine-tuning: the model goes to -o */
+        snprintf(r->model_path, sizeof r->model_path, "%s", p->adapter);
+    if (p->adapter) snprintf(r->adapter_path, sizeof r->adapter_path, "%s", p->adapter);
+    else if ((st = join(r->adapter_path, sizeof r->adapter_path, p->out, "adapter.gguf")) != SLM_OK) return st;
+    if (!p->examples && (st = open_data(r)) != SLM_OK) return st;
     if (p->init_from && (st = gguf_open(p->init_from, &r->init)) != SLM_OK) return st;
     if ((st = open_tokenizer(r)) != SLM_OK) return st;
+    if (p->examples && (st = open_examples(r)) != SLM_OK) return st;
     if ((st = resolve_model(r)) != SLM_OK) return st;
     return SLM_OK;
 }
@@ -438,42 +569,62 @@ slm_status slm_train_run(const slm_train_params *params, slm_train_result *resul
     /* ---- model, optimizer, state --------------------------------------------- */
     r->pool = slm_pool_new(p->n_threads);
     if (!r->pool) TRY(slm_err(SLM_ERR_NOMEM, "train: cannot start the threads"));
-    TRY(slm_train_model_new(c, B, T, r->pool, &r->m));
+    if (p->lora_rank > 0) {
+        slm_train_lora lc = {.rank = p->lora_rank, .alpha = p->lora_alpha > 0 ? p->lora_alpha : 2.0f * p->lora_rank,
+                             .dropout = p->lora_dropout};
+        TRY(parse_targets(p->lora_targets, &lc.targets));
+        TRY(slm_train_model_new_lora(c, &lc, B, T, r->pool, p->seed, &r->m));
+        TRY(slm_train_bind_base_gguf(r->m, r->init));
+    } else {
+        TRY(slm_train_model_new(c, B, T, r->pool, &r->m));
+    }
     slm_adamw_params hp = {.beta1 = p->beta1, .beta2 = p->beta2, .eps = p->eps, .weight_decay = p->weight_decay};
     TRY(slm_adamw_new(&hp, r->m->n_params, &r->opt));
     r->x = malloc((size_t)B * T * sizeof *r->x);
     r->y = malloc((size_t)B * T * sizeof *r->y);
     if (!r->x || !r->y) TRY(slm_err(SLM_ERR_NOMEM, "train: out of memory"));
-    TRY(slm_loader_init(&r->loader, &r->train, B, T, p->sequential, p->seed ^ 0x9E3779B97F4A7C15ull));
+    if (p->examples) TRY(slm_example_loader_init(&r->exl, &r->ex_train, B, T, p->seed ^ 0x9E3779B97F4A7C15ull));
+    else TRY(slm_loader_init(&r->loader, &r->train, B, T, p->sequential, p->seed ^ 0x9E3779B97F4A7C15ull));
     int64_t step0 = 0;
     if (p->resume) {
         slm_checkpoint_info have, want = {.cfg = *c, .batch = B, .grad_accum = p->grad_accum,
-                                          .sequential = p->sequential};
+                                          .sequential = p->sequential, .lora = r->m->lora};
         TRY(slm_checkpoint_read_info(r->ckpt_path, &have));
         TRY(slm_checkpoint_check(r->ckpt_path, &have, &want));
         TRY(slm_checkpoint_load(r->ckpt_path, r->m, r->opt));
-        if (have.loader_file < 0 || have.loader_file >= r->train.n_files)
-            TRY(slm_err(SLM_ERR_ARG, "%s: the data position names file %lld of %d: is --data the same?",
-                        r->ckpt_path, (long long)have.loader_file, r->train.n_files));
-        r->loader.file = have.loader_file;
-        r->loader.pos = have.loader_pos;
-        r->loader.rng = have.loader_rng;
+        if (p->examples) { /* the epoch and position in its order */
+            if (have.loader_pos > r->ex_train.n)
+                TRY(slm_err(SLM_ERR_ARG, "%s: the data position %lld is past the %lld examples: are they the same?",
+                            r->ckpt_path, (long long)have.loader_pos, (long long)r->ex_train.n));
+            r->exl.epoch = have.loader_file;
+            r->exl.pos = have.loader_pos;
+        } else {
+            if (have.loader_file < 0 || have.loader_file >= r->train.n_files)
+                TRY(slm_err(SLM_ERR_ARG, "%s: the data position names file %lld of %d: is --data the same?",
+                            r->ckpt_path, (long long)have.loader_file, r->train.n_files));
+            r->loader.file = have.loader_file;
+            r->loader.pos = have.loader_pos;
+            r->loader.rng = have.loader_rng;
+        }
         step0 = have.step;
         info(r, "resuming %s at step %lld", r->ckpt_path, (long long)step0);
+    } else if (r->init && p->lora_rank > 0) {
+        info(r, "LoRA on %s (frozen): rank %d, alpha %g, dropout %g, matrices %s", p->init_from, (int)p->lora_rank,
+             (double)r->m->lora.alpha, (double)p->lora_dropout, p->lora_targets ? p->lora_targets : "all");
     } else if (r->init) {
         TRY(slm_train_import_gguf(r->m, r->init));
         info(r, "starting from %s", p->init_from);
     } else {
         slm_train_model_init(r->m, p->seed);
     }
-    r->val_rows = slm_token_data_rows(&r->val, T);
+    r->val_rows = p->examples ? r->ex_val.n : slm_token_data_rows(&r->val, T);
     if (r->val_rows > (int64_t)p->eval_batches * B) r->val_rows = (int64_t)p->eval_batches * B;
     r->sched = (slm_lr_schedule){.kind = strcmp(p->lr_schedule, "constant") ? SLM_LR_COSINE : SLM_LR_CONSTANT,
                                  .lr_max = p->lr, .lr_min = p->min_lr,
                                  .warmup_steps = p->warmup < p->steps ? p->warmup : p->steps,
                                  .decay_steps = p->steps};
     int64_t ckpt_every = p->checkpoint_every ? p->checkpoint_every : p->eval_every ? p->eval_every : p->steps;
-    r->flops_per_token = slm_train_flops_per_token(matrix_params(r->m), c->n_layers, T, c->dim);
+    r->flops_per_token = step_flops_per_token(r->m, T);
 
     /* ---- the files of the run ------------------------------------------------ */
     r->settings = slm_train_params_format(p);
@@ -486,17 +637,28 @@ slm_status slm_train_run(const slm_train_params *params, slm_train_result *resul
             "context %d",
          (long long)r->m->n_params, (int)c->dim, (int)c->n_layers, (int)c->n_heads, (int)c->n_kv_heads,
          (int)c->hidden_dim, (int)c->vocab_size, c->tied_embeddings ? "tied" : "untied", (int)c->seq_len);
-    info(r, "data: %lld training tokens in %d file%s (%s rows), %lld validation tokens (%lld rows per evaluation)%s",
-         (long long)r->train.n_tokens, r->train.n_files, r->train.n_files == 1 ? "" : "s",
-         p->sequential ? "sequential" : "random", (long long)r->val.n_tokens, (long long)r->val_rows,
-         r->val_rows ? "" : ": no validation");
+    if (p->examples) {
+        const slm_examples_stats *es = &r->ex_stats;
+        info(r, "examples: %lld training, %lld validation (%lld chat, %lld instruction, %lld text); %lld tokens, "
+                "%lld counted by the loss; %lld truncated to %d tokens, %lld without a counted token dropped",
+             (long long)r->ex_train.n, (long long)r->ex_val.n, (long long)es->n_chat, (long long)es->n_instruction,
+             (long long)es->n_text, (long long)es->n_tokens, (long long)es->n_counted, (long long)es->n_truncated,
+             (int)T + 1, (long long)es->n_empty);
+        if (es->chatml) info(r, "the model has no chat template: the chat examples are rendered with ChatML");
+    } else {
+        info(r, "data: %lld training tokens in %d file%s (%s rows), %lld validation tokens (%lld rows per "
+                "evaluation)%s",
+             (long long)r->train.n_tokens, r->train.n_files, r->train.n_files == 1 ? "" : "s",
+             p->sequential ? "sequential" : "random", (long long)r->val.n_tokens, (long long)r->val_rows,
+             r->val_rows ? "" : ": no validation");
+    }
     info(r, "%lld steps of %d x %d x %d tokens, %d thread%s, tokenizer %s", (long long)p->steps, (int)B, (int)T,
          (int)p->grad_accum, slm_pool_size(r->pool), slm_pool_size(r->pool) == 1 ? "" : "s",
          r->tok_path ? r->tok_path : "none");
 
     /* ---- the loop ------------------------------------------------------------- */
     const double t_start = now_s();
-    double t_compute = 0;
+    double t_compute = 0, tokens_done = 0;
     float val = NAN;
     int64_t step = step0;
     bool interrupted = false;
@@ -508,13 +670,15 @@ slm_status slm_train_run(const slm_train_params *params, slm_train_result *resul
         }
         const double t0 = now_s();
         float loss;
-        TRY(train_step(r, step, &loss));
+        double tokens;
+        TRY(train_step(r, step, &loss, &tokens));
         const double dt = now_s() - t0;
         t_compute += dt;
+        tokens_done += tokens;
         if (!isfinite(loss))
             TRY(slm_err(SLM_ERR_ARG, "train: the loss is %g at step %lld (try a lower --lr or --grad-clip 1)",
                         (double)loss, (long long)step));
-        const double tokens = (double)B * T * p->grad_accum, tps = dt > 0 ? tokens / dt : 0;
+        const double tps = dt > 0 ? tokens / dt : 0;
         slm_train_log_row row = {step, loss, evaluated ? val : NAN, slm_lr_at(&r->sched, step), tps};
         TRY(log_add(r, &row));
         res.loss = loss;
@@ -533,7 +697,8 @@ slm_status slm_train_run(const slm_train_params *params, slm_train_result *resul
         if ((step + 1) % ckpt_every == 0 && step + 1 < p->steps) TRY(save_checkpoint(r, step + 1));
     }
     const int64_t done_here = step - step0;
-    res.tokens_per_s = t_compute > 0 ? (double)done_here * B * T * p->grad_accum / t_compute : 0;
+    (void)done_here;
+    res.tokens_per_s = t_compute > 0 ? tokens_done / t_compute : 0;
     res.gflops = res.tokens_per_s * r->flops_per_token / 1e9;
     if (!interrupted && r->val_rows > 0 && p->eval_every > 0) {
         TRY(evaluate(r, &val));
@@ -544,7 +709,13 @@ slm_status slm_train_run(const slm_train_params *params, slm_train_result *resul
         emit(r, &pr);
     }
     TRY(save_checkpoint(r, step));
-    if (!interrupted) {
+    if (!interrupted && p->lora_rank > 0) {
+        const char *base_name = r->init ? gguf_get_str(r->init, "general.name") : NULL;
+        TRY(slm_train_lora_export(r->m, base_name, r->adapter_path));
+        slm_train_progress pr = {.event = SLM_TRAIN_EVENT_EXPORT, .message = r->adapter_path, .step = step,
+                                 .steps = p->steps, .val_loss = val};
+        emit(r, &pr);
+    } else if (!interrupted) {
         if (r->tok) {
             int32_t n_vocab = r->tok_vocab ? r->tok_vocab : c->vocab_size;
             TRY(slm_train_export(r->m, r->tok, n_vocab, r->export_ctx, "slm", p->export_type,
@@ -570,6 +741,11 @@ done:
     slm_adamw_free(r->opt);
     slm_train_model_free(r->m);
     slm_pool_free(r->pool);
+    slm_example_loader_free(&r->exl);
+    slm_examples_free(&r->ex_train);
+    slm_examples_free(&r->ex_val);
+    slm_model_free(r->base);
+    free(r->tpl_text);
     slm_token_data_close(&r->train);
     slm_token_data_close(&r->val);
     slm_data_free_list(r->train_files, r->n_train_files);

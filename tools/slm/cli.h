@@ -27,6 +27,16 @@ int cmd_data(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+
+/* `slm train` and `slm finetune` (cmd_train.c): applies every --config FILE
+ * of argv first; then one option at a time, "--key value" as
+ * slm_train_params_set names it (and -t); cmd names the command in errors.
+ * cli_train_run runs with the progress line and Ctrl-C handling and returns
+ * the exit code (130: interrupted, checkpoint saved). */
+bool cli_train_config(int argc, char **argv, slm_train_params *p, char **config_text);
+bool cli_train_option(int argc, char **argv, int *i, slm_train_params *p, const char *cmd);
+int cli_train_run(slm_train_params *p);
 
 /* Prints "slm: <msg>" to stderr; returns 1 (the exit code for errors). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -55,7 +55,7 @@ bool cli_lora_load(slm_model *model, cli_loras *l) {
 }
 
 bool cli_lora_apply(slm_ctx *ctx, const cli_loras *l) {
-    if (l->n == 0) return true;
+    if (!l || l->n == 0) return true;
     if (slm_ctx_set_lora(ctx, l->lora, l->scale, l->n) != SLM_OK) {
         cli_error("%s", slm_last_error());
         return false;

@@ -47,11 +47,11 @@ static void chat_usage(void) {
            "  --context-shift     drop the oldest turns when the conversation outgrows the context\n"
            "  --show-prompt       print each rendered prompt to stderr\n"
            "  -t N                threads (default: all cores)\n"
-           "%s"
+           "%s%s"
            "In the chat: /clear, /save FILE, /load FILE, /help, /exit (or Ctrl-D).\n"
            "End a line with \\ to continue it, or put text between lines of \"\"\".\n"
            "Ctrl-C stops an answer; at the prompt it quits.\n",
-           cli_sampling_help);
+           cli_sampling_help, cli_lora_help);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -347,10 +347,13 @@ int cmd_chat(int argc, char **argv) {
     long n_threads = 0, n_ctx = 0, n_predict = -1;
     bool context_shift = false, show_prompt = false;
     slm_sampler_params sp = slm_sampler_default_params();
+    cli_loras loras = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         bool handled;
         if (!cli_sampling_option(argc, argv, &i, &sp, &handled)) return 1;
+        if (handled) continue;
+        if (!cli_lora_option(argc, argv, &i, &loras, &handled)) return 1;
         if (handled) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             chat_usage();
@@ -390,13 +393,14 @@ int cmd_chat(int argc, char **argv) {
     s.context_shift = context_shift;
     s.show_prompt = show_prompt;
     s.model = cli_load_model(model_path, (int)n_threads, false);
-    if (!s.model) goto done;
+    if (!s.model || !cli_lora_load(s.model, &loras)) goto done;
     slm_ctx_params cp = slm_ctx_default_params();
     cp.n_ctx = (int32_t)n_ctx;
     if (slm_ctx_new(s.model, &cp, &s.ctx) != SLM_OK || slm_chat_format_new(s.model, template_src, &s.fmt) != SLM_OK) {
         cli_error("%s", slm_last_error());
         goto done;
     }
+    if (!cli_lora_apply(s.ctx, &loras)) goto done;
     if (slm_chat_format_is_fallback(s.fmt))
         fprintf(stderr, "slm: %s has no chat template; using ChatML (--chat-template FILE sets one)\n", model_path);
     s.smp = slm_sampler_new(&sp, slm_vocab_size(s.model));
@@ -451,6 +455,7 @@ done:
     slm_sampler_free(s.smp);
     slm_chat_format_free(s.fmt);
     slm_ctx_free(s.ctx);
+    cli_lora_free(&loras);
     slm_model_free(s.model);
     free(template_src);
     return rc;

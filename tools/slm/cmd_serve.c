@@ -28,8 +28,10 @@ static void serve_usage(void) {
            "  --model-id NAME     the model's name in the API (default: the file name without .gguf)\n"
            "  --alias NAME        another name requests may use (repeatable, e.g. gpt-4o-mini)\n"
            "  -t N                threads (default: all cores)\n"
+           "%s"
            "Endpoints: GET /health, /metrics, /v1/models; POST /v1/completions, /v1/chat/completions,\n"
-           "/v1/embeddings (OpenAI) and /v1/messages (Anthropic).\n");
+           "/v1/embeddings (OpenAI) and /v1/messages (Anthropic).\n",
+           cli_lora_help);
 }
 
 /* "models/stories-slm.gguf" -> "stories-slm" */
@@ -49,8 +51,12 @@ int cmd_serve(int argc, char **argv) {
     memset(&srv, 0, sizeof srv);
     srv.cfg.host = "127.0.0.1";
     srv.cfg.api_key = getenv("SLM_API_KEY");
+    cli_loras loras = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        bool handled;
+        if (!cli_lora_option(argc, argv, &i, &loras, &handled)) return 1;
+        if (handled) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             serve_usage();
             return 0;
@@ -101,7 +107,8 @@ int cmd_serve(int argc, char **argv) {
     int rc = 1;
     struct MHD_Daemon *daemon = NULL;
     srv.model = cli_load_model(model_path, (int)n_threads, false);
-    if (!srv.model) goto done;
+    if (!srv.model || !cli_lora_load(srv.model, &loras)) goto done;
+    srv.loras = &loras; /* every slot's context applies them */
     if (slm_chat_format_new(srv.model, template_src, &srv.chat) != SLM_OK) {
         cli_error("serve: %s", slm_last_error());
         goto done;
@@ -160,6 +167,7 @@ done:
     serve_sched_free(srv.sched);
     serve_metrics_free(srv.metrics);
     slm_chat_format_free(srv.chat);
+    cli_lora_free(&loras);
     slm_model_free(srv.model);
     free(template_src);
     free(id);

@@ -50,7 +50,7 @@ static int usage(void) {
 
 static volatile int32_t g_stop;
 
-static void on_signal(int sig) {
+static void on_signal(int sig) { /* async-signal-safe: a flag, or the default action */
     if (g_stop) { /* a second Ctrl-C: stop now (the last checkpoint is intact) */
         signal(sig, SIG_DFL);
         raise(sig);
@@ -135,69 +135,79 @@ static bool apply_config(slm_train_params *p, char *text, const char *path) {
     return true;
 }
 
-int cmd_train(int argc, char **argv) {
-    slm_train_params p = slm_train_default_params();
-    char *config_text = NULL;
-    int rc = 1;
+bool cli_train_config(int argc, char **argv, slm_train_params *p, char **config_text) {
     /* --config first, so that flags override its values wherever they stand */
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage();
         if (!strcmp(argv[i], "--config")) {
             const char *path;
             size_t len;
-            if (!cli_take(argc, argv, &i, &path)) return 1;
-            free(config_text);
-            config_text = cli_read_file(path, &len);
-            if (!config_text || !apply_config(&p, config_text, path)) goto out;
+            if (!cli_take(argc, argv, &i, &path)) return false;
+            free(*config_text);
+            *config_text = cli_read_file(path, &len);
+            if (!*config_text || !apply_config(p, *config_text, path)) return false;
         }
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--config")) {
-            i++;
-            continue;
-        }
-        const char *key = !strcmp(a, "-t") ? "threads" : (a[0] == '-' && a[1] == '-') ? a + 2 : NULL;
-        int32_t kind = key ? slm_train_params_key_kind(key) : -1;
-        if (kind < 0) {
-            cli_error("train: unknown option '%s' (see slm train --help)", a);
-            goto out;
-        }
-        if (kind == 0 && !cli_take(argc, argv, &i, &v)) goto out;
-        if (slm_train_params_set(&p, key, v) != SLM_OK) {
-            cli_error("%s", slm_last_error());
-            goto out;
-        }
+    return true;
+}
+
+bool cli_train_option(int argc, char **argv, int *i, slm_train_params *p, const char *cmd) {
+    const char *a = argv[*i], *v = NULL;
+    if (!strcmp(a, "--config")) {
+        (*i)++;
+        return true;
     }
-    view vw = {.tty = isatty(2) != 0, .log_every = p.steps / 50 > 0 ? p.steps / 50 : 1};
-    p.on_event = on_event;
-    p.user = &vw;
-    p.stop = &g_stop;
+    const char *key = !strcmp(a, "-t") ? "threads" : (a[0] == '-' && a[1] == '-') ? a + 2 : NULL;
+    int32_t kind = key ? slm_train_params_key_kind(key) : -1;
+    if (kind < 0) {
+        cli_error("%s: unknown option '%s' (see slm %s --help)", cmd, a, cmd);
+        return false;
+    }
+    if (kind == 0 && !cli_take(argc, argv, i, &v)) return false;
+    if (slm_train_params_set(p, key, v) != SLM_OK) {
+        cli_error("%s", slm_last_error());
+        return false;
+    }
+    return true;
+}
+
+int cli_train_run(slm_train_params *p) {
+    view vw = {.tty = isatty(2) != 0, .log_every = p->steps / 50 > 0 ? p->steps / 50 : 1};
+    p->on_event = on_event;
+    p->user = &vw;
+    p->stop = &g_stop;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     slm_train_result res;
-    slm_status st = slm_train_run(&p, &res);
+    slm_status st = slm_train_run(p, &res);
     end_line(&vw);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    if (st != SLM_OK) {
-        cli_error("%s", slm_last_error());
-        goto out;
-    }
+    if (st != SLM_OK) return cli_error("%s", slm_last_error());
     if (res.interrupted) {
         fprintf(stderr, "slm: stopped after step %lld: the checkpoint in %s holds the run (continue it with "
-                        "--resume)\n", (long long)res.steps_done, p.out);
-        rc = 130;
-        goto out;
+                        "--resume)\n", (long long)res.steps_done, p->out);
+        return 130;
     }
     char val[32] = "-";
     if (isfinite(res.val_loss)) snprintf(val, sizeof val, "%.4f", (double)res.val_loss);
     fprintf(stderr, "slm: done: %lld steps, loss %.4f, val loss %s, %.0f tok/s, %.1f GFLOP/s\n",
             (long long)res.steps_done, (double)res.loss, val, res.tokens_per_s, res.gflops);
-    rc = 0;
+    return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    slm_train_params p = slm_train_default_params();
+    char *config_text = NULL;
+    int rc = 1;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage();
+    if (!cli_train_config(argc, argv, &p, &config_text)) goto out;
+    for (int i = 1; i < argc; i++)
+        if (!cli_train_option(argc, argv, &i, &p, "train")) goto out;
+    rc = cli_train_run(&p);
 out:
     free(config_text);
     return rc;

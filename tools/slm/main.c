@@ -27,6 +27,7 @@ static const struct {
     {"convert", cmd_convert, "write a Hugging Face model folder as a GGUF file"},
     {"data", cmd_data, "turn text, JSONL or JSON corpora into token shards for training (data prepare)"},
     {"train", cmd_train, "train a llama model on token shards: checkpoints, resume, GGUF export"},
+    {"finetune", cmd_finetune, "fine-tune a model on chat, instruction or text data: LoRA adapters or full"},
 };
 
 static void usage(FILE *f) {

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli.h"
 #include "slm.h"
 
 /* ------------------------------------------------------------------------ */
@@ -61,6 +62,7 @@ typedef struct serve_metrics serve_metrics;
 typedef struct {
     serve_config cfg;
     slm_model *model;
+    const cli_loras *loras; /* applied by every context (--lora) */
     slm_chat_format *chat;
     int32_t n_embd, n_vocab;
     serve_sched *sched;

@@ -461,10 +461,10 @@ serve_sched *serve_sched_new(serve_server *srv) {
     cp.n_ctx = cfg->n_ctx;
     cp.n_batch = PREFILL_BUDGET;
     for (int i = 0; ok && i < s->n_slots; i++) {
-        ok = slm_ctx_new(srv->model, &cp, &s->slots[i].ctx) == SLM_OK;
+        ok = slm_ctx_new(srv->model, &cp, &s->slots[i].ctx) == SLM_OK && cli_lora_apply(s->slots[i].ctx, srv->loras);
         if (ok) ok = (s->slots[i].cached = malloc((size_t)cfg->n_ctx * sizeof(slm_token))) != NULL;
     }
-    if (ok) ok = slm_ctx_new(srv->model, &cp, &s->embed_ctx) == SLM_OK;
+    if (ok) ok = slm_ctx_new(srv->model, &cp, &s->embed_ctx) == SLM_OK && cli_lora_apply(s->embed_ctx, srv->loras);
     if (ok) ok = slm_batch_new(srv->model, s->n_batch, &s->batch) == SLM_OK;
     if (ok) ok = pthread_create(&s->thread, NULL, sched_loop, s) == 0;
     if (!ok) {
