@@ -7,6 +7,9 @@
  *   make lib    (or build src/base + src/train by hand)
  *   cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Isrc bench/train_bench.c build/libslm.a -lm -pthread -o build/train_bench
  *   ./build/train_bench [-t threads] [-n steps] [-b batch] [-s seq] [-d dim -l layers -H heads -f hidden -v vocab]
+ *
+ * SLM_BENCH_CPU_TIME=1 times with the process's CPU time (use with -t 1 on
+ * a shared machine); SLM_KERNELS=avx2 or scalar limits the kernels.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +22,13 @@
 #include "train/model.h"
 #include "train/optimizer.h"
 
+/* SLM_BENCH_CPU_TIME=1: process CPU time instead of wall time, steadier
+ * with -t 1 on a shared machine (with more threads it counts spinning) */
 static double now(void) {
+    static int cpu = -1;
+    if (cpu < 0) cpu = getenv("SLM_BENCH_CPU_TIME") != NULL;
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 

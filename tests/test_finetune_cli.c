@@ -234,6 +234,23 @@ TEST(finetune_cli_lora_shakespeare_gain_and_merge) {
     EXPECT(log(tuned_new) < log(base_new) - 1.0, "the held-out loss did not drop clearly: %.3f -> %.3f",
            log(base_new), log(tuned_new));
 
+    /* chat and serve apply it too: the greedy answer of `slm chat --lora` changes */
+    char *with = NULL, *without = NULL;
+    snprintf(args, sizeof args, "sh -c 'printf \"ROMEO:\\n\" | %s chat -m %s --lora %s -n 16 --temp 0 -t 1' >%s/chat1 2>&1",
+             bin(), BASE, adapter, dir);
+    EXPECT(system(args) == 0, "%s", args);
+    snprintf(args, sizeof args, "sh -c 'printf \"ROMEO:\\n\" | %s chat -m %s -n 16 --temp 0 -t 1' >%s/chat2 2>&1", bin(),
+             BASE, dir);
+    EXPECT(system(args) == 0, "%s", args);
+    snprintf(args, sizeof args, "%s/chat1", dir);
+    with = tu_read_file(args, NULL);
+    snprintf(args, sizeof args, "%s/chat2", dir);
+    without = tu_read_file(args, NULL);
+    EXPECT(with && without && strstr(with, "LoRA") && strcmp(with, without), "with: %s\nwithout: %s",
+           with ? with : "", without ? without : "");
+    free(with);
+    free(without);
+
     /* the merged model scores what base + adapter scores */
     snprintf(args, sizeof args, "export -m %s --lora %s --merge -o %s", BASE, adapter, merged);
     rc = slm(args, NULL, &err);
@@ -276,15 +293,6 @@ TEST(finetune_cli_lora_q4_0_base) { quantized_case("Q4_0"); }
 
 /* ---- resume ------------------------------------------------------------- */
 
-static bool same_file(const char *a, const char *b) {
-    size_t na, nb;
-    char *x = tu_read_file(a, &na), *y = tu_read_file(b, &nb);
-    bool same = x && y && na == nb && !memcmp(x, y, na);
-    free(x);
-    free(y);
-    return same;
-}
-
 TEST(finetune_cli_resume_is_bit_exact) {
     const char *dir = fresh_dir();
     char args[4096], a[1200], b[1200];
@@ -305,7 +313,7 @@ TEST(finetune_cli_resume_is_bit_exact) {
     rc = slm(args, NULL, &err);
     ASSERT(rc == 0 && exists(b), "rc %d: %s", rc, err ? err : "");
     free(err);
-    EXPECT(same_file(a, b), "the resumed adapter differs from the straight run's");
+    EXPECT(tu_same_file(a, b), "the resumed adapter differs from the straight run's");
     /* a checkpoint of another rank is refused */
     snprintf(args, sizeof args, "finetune --config %s/resumed.run/config.txt -o %s --resume --lora-rank 8", dir, b);
     expect_error(args, "lora-rank", NULL);

@@ -123,15 +123,6 @@ static int train(const char *out, const char *extra, char **err) {
     return slm(args, err);
 }
 
-static bool same_file(const char *a, const char *b) {
-    size_t na, nb;
-    char *x = tu_read_file(a, &na), *y = tu_read_file(b, &nb);
-    bool same = x && y && na == nb && !memcmp(x, y, na);
-    free(x);
-    free(y);
-    return same;
-}
-
 /* Compares two checkpoints' tensors and step. */
 static void expect_same_checkpoint(const char *a, const char *b) {
     gguf_file *ga = NULL, *gb = NULL;
@@ -189,7 +180,7 @@ static void resume_case(const char *extra) {
     expect_same_checkpoint(ca, cb);
     snprintf(ca, sizeof ca, "%s/model.gguf", a);
     snprintf(cb, sizeof cb, "%s/model.gguf", b);
-    EXPECT(same_file(ca, cb), "(the exported models differ)");
+    EXPECT(tu_same_file(ca, cb), "(the exported models differ)");
     double la[64], lb[64];
     snprintf(ca, sizeof ca, "%s/train.csv", a);
     snprintf(cb, sizeof cb, "%s/train.csv", b);

@@ -105,3 +105,12 @@ int64_t tu_argmax(const float *x, int64_t n) {
         if (x[i] > x[b]) b = i;
     return b;
 }
+
+bool tu_same_file(const char *a, const char *b) {
+    size_t na, nb;
+    char *x = tu_read_file(a, &na), *y = tu_read_file(b, &nb);
+    bool same = x && y && na == nb && !memcmp(x, y, na);
+    free(x);
+    free(y);
+    return same;
+}

@@ -5,11 +5,14 @@
 #ifndef SLM_TESTS_UTIL_H
 #define SLM_TESTS_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Whole file (NUL-terminated); NULL if missing. */
 char *tu_read_file(const char *path, size_t *len);
+/* Whether two files hold the same bytes (false if either cannot be read). */
+bool tu_same_file(const char *a, const char *b);
 /* Whitespace-separated integers; returns count (-1 if missing). */
 int64_t tu_read_ints(const char *path, int32_t *out, int64_t cap);
 /* Raw float32 file; returns element count (-1 if missing). */

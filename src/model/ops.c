@@ -90,11 +90,19 @@ size_t slm_matmul_xconv_size(int64_t n_tok, int64_t n) {
  *     range in blocks of rows small enough to stay in L1 (~16 KiB) and runs
  *     every token group over each block, while the activations of a token
  *     chunk (<= ~256 KiB) stay in L2.
- * Decoding (one token) is the same with tiles of one column.
+ * Batches of MATMUL_GEMM_MIN_TOKENS tokens or more go through the kernel
+ * table's gemm where it has one (weights packed per thread into panels of
+ * 16 rows, every token run over each panel), at several times the speed of
+ * the tiles. Decoding (one token, or up to SLM_TILE_COLS rows of several
+ * sequences) is one pass over each range (see matmul_rows for how it
+ * streams).
  */
 
 #define MATMUL_ROW_BLOCK_BYTES (16 * 1024)
 #define MATMUL_PARTS_PER_THREAD 4
+#define MATMUL_PREFETCH_BYTES 2048
+#define MATMUL_LONG_ROW_BYTES 1024
+#define MATMUL_PARALLEL_CONVERT (64 * 1024) /* values */
 /* Batches from this many tokens on go through the kernel's gemm (packed
  * panels) where it has one; fewer through tiles (packing would not pay). */
 #define MATMUL_GEMM_MIN_TOKENS 8
@@ -134,9 +142,33 @@ typedef struct {
 static void matmul_rows(const matmul_task *t, int64_t r0, int64_t r1, int64_t j0, int nx) {
     const uint8_t *xj = t->xq + (size_t)j0 * t->xq_row;
     float *yj = t->Y + j0 * t->n_out;
-    for (int64_t r = r0; r < r1; r += SLM_TILE_ROWS) {
-        const int nr = (int)(r1 - r < SLM_TILE_ROWS ? r1 - r : SLM_TILE_ROWS);
-        t->tile(t->n_in, t->w + (size_t)r * t->w_row, t->w_row, nr, xj, t->xq_row, nx, yj + r, (size_t)t->n_out);
+    const uint8_t *end = t->w + (size_t)r1 * t->w_row;
+    /* Streaming weights for one token or a few (each row read once), two
+     * ways, measured on the 2-core Zen 4 VM (generation, one thread):
+     *  - rows of MATMUL_LONG_ROW_BYTES or more: one row at a time and no
+     *    software prefetch: the hardware prefetcher follows one long stream
+     *    best (two rows at once are two streams, which this memory system
+     *    serves markedly slower: F16 0.5B +10%, Q4_K_M 1B +35% over the other
+     *    way);
+     *  - shorter rows, or several tokens: tiles of two rows, each tile's
+     *    bytes prefetched MATMUL_PREFETCH_BYTES ahead: short runs give the
+     *    hardware prefetcher little to lock onto, and a dot kernel spends
+     *    many instructions per byte, keeping few misses in flight on its own
+     *    (Q4_0 SmolLM2-135M: +25% over one row without prefetch; 4 rows of
+     *    F32 in a batch: x1.6 over a whole tile ahead).
+     * Prompt batches reuse each row block for many tokens and need neither. */
+    const bool decode = t->n_tok < MATMUL_GEMM_MIN_TOKENS && j0 == 0;
+    const bool long_rows = t->n_tok == 1 && t->w_row >= MATMUL_LONG_ROW_BYTES;
+    const int64_t rows = long_rows ? 1 : SLM_TILE_ROWS;
+    for (int64_t r = r0; r < r1; r += rows) {
+        const int nr = (int)(r1 - r < rows ? r1 - r : rows);
+        const uint8_t *w = t->w + (size_t)r * t->w_row;
+        if (decode && !long_rows) {
+            const size_t tile = (size_t)nr * t->w_row;
+            const uint8_t *pf = w + MATMUL_PREFETCH_BYTES;
+            for (size_t b = 0; b < tile && pf + b < end; b += 64) __builtin_prefetch(pf + b, 0, 0);
+        }
+        t->tile(t->n_in, w, t->w_row, nr, xj, t->xq_row, nx, yj + r, (size_t)t->n_out);
     }
 }
 
@@ -166,8 +198,8 @@ static void matmul_worker(void *arg, int part, int n_parts) {
         }
         return;
     }
-    if (t->n_tok == 1) {
-        matmul_rows(t, lo, hi, 0, 1);
+    if (t->n_tok <= SLM_TILE_COLS) { /* decoding (one or a few sequences): one pass over the rows */
+        matmul_rows(t, lo, hi, 0, (int)t->n_tok);
         return;
     }
     int64_t rows_per_block = (int64_t)(MATMUL_ROW_BLOCK_BYTES / (t->w_row ? t->w_row : 1));
@@ -197,20 +229,21 @@ void slm_matmul(slm_pool *pool, const slm_tensor *W, const float *X, int64_t n_t
         const size_t row = slm_row_size(vt, n_in);
         SLM_CHECK(row > 0 && row * (size_t)n_tok <= xconv_bytes && k->from_float[vt] != NULL);
         convert_task ct = {k->from_float[vt], X, n_in, n_tok, xconv, row};
-        if (n_tok >= 4) slm_pool_run(pool, convert_worker, &ct);
+        /* in parallel only when it is worth a run of the pool (~µs) */
+        if (n_tok * n_in >= MATMUL_PARALLEL_CONVERT) slm_pool_run(pool, convert_worker, &ct);
         else convert_worker(&ct, 0, 1);
         t.xq = xconv;
         t.xq_row = row;
     }
     /* parts for the threads to claim (threadpool.h). One per thread when
-     * decoding: a matmul then takes tens of microseconds, finer parts cost
-     * more in claims and broken prefetch streams (measured: -7% tokens/s)
-     * than they gain, and a thread the OS keeps off a core has its whole
-     * part taken by the others anyway. A few per thread for batches, whose
-     * parts are long enough to be preempted in the middle; each part has at
-     * least MATMUL_PART_ROWS rows. */
+     * decoding (one token, or a few of several sequences): a matmul then
+     * takes tens of microseconds, finer parts cost more in claims and broken
+     * prefetch streams (measured: -7% tokens/s) than they gain, and a thread
+     * the OS keeps off a core has its whole part taken by the others anyway.
+     * A few per thread for prompt batches, whose parts are long enough to be
+     * preempted in the middle; each part has at least MATMUL_PART_ROWS rows. */
     const int nth = slm_pool_size(pool);
-    int64_t n_parts = (int64_t)nth * (n_tok == 1 ? 1 : MATMUL_PARTS_PER_THREAD);
+    int64_t n_parts = (int64_t)nth * (n_tok < MATMUL_GEMM_MIN_TOKENS ? 1 : MATMUL_PARTS_PER_THREAD);
     if (n_parts > t.n_out / MATMUL_PART_ROWS) n_parts = t.n_out / MATMUL_PART_ROWS;
     if (n_parts < 1) n_parts = 1;
     slm_pool_run_chunks(pool, matmul_worker, &t, (int)n_parts);

@@ -1,14 +1,15 @@
 /*
  * classifier.c — the output layer fused with the loss: logits = xn · Wᵀ and
- * softmax cross-entropy (see layers.h), taken in chunks of CLS_CHUNK
- * vocabulary columns.
+ * softmax cross-entropy (see layers.h), taken in chunks of CHUNK (<=
+ * CLS_CHUNK) vocabulary columns.
  *
  * Why chunks: the logits of a batch are large (2048 tokens x 32000 = 262 MB
  * for stories15M), and the unfused sequence (gemm, loss pass, dlogits pass,
  * two gemms reading dlogits) streams them through memory five times. Here
- * the forward writes each chunk and folds it into a running log-sum-exp
- * while it is still in cache, and the backward forms the gradient of one
- * chunk (N x CLS_CHUNK, a few MB) in scratch and feeds both products from
+ * the forward folds each block of rows of a chunk into a running
+ * log-sum-exp as soon as the gemm has computed it, while it is in L2
+ * (slm_gemm_run_rows), and the backward forms the gradient of one
+ * chunk (N x CHUNK, a few MB) in scratch and feeds both products from
  * there: the logits cross memory once each way.
  *
  * Online log-sum-exp over chunks, per row: m' = max(m, max(chunk)),
@@ -20,6 +21,17 @@
 #include "train/layers.h"
 #include "train/vec.h"
 
+/*
+ * The chunk width used here: at most CLS_CHUNK (the scratch the callers
+ * size), and not a multiple of 512 floats. The backward's products read
+ * the gradient chunk (N, vc) in place with row stride vc; at vc = 1024 (4
+ * KiB) the rows of a micro-panel all fall in one L1 set and the gemm
+ * packs them instead (see gemm.c), which cost a copy of every element of
+ * the chunk per product. 960 = 80 tiles of 12 rows = 30 panels of 32
+ * columns: no edge tiles for the AVX-512 kernel either.
+ */
+#define CHUNK (CLS_CHUNK < 960 ? CLS_CHUNK : 960)
+
 typedef struct {
     const slm_train_vec_kernels *vk;
     float *lse, *losses, *run_max, *run_sum, *dchunk;
@@ -30,12 +42,10 @@ typedef struct {
     float dloss;
 } cls_task;
 
-/* Folds columns [v0, v0+vc) of each row into the running max / sum. */
-static void cls_fold_worker(void *arg, int ith, int nth) {
+/* Folds columns [v0, v0+vc) of rows [n0, n1) into the running max / sum. */
+static void cls_fold_rows(void *arg, int64_t n0, int64_t n1) {
     cls_task *t = arg;
-    int64_t lo, hi;
-    slm_split_range(t->N, ith, nth, &lo, &hi);
-    for (int64_t n = lo; n < hi; n++) {
+    for (int64_t n = n0; n < n1; n++) {
         if (t->targets[n] < 0) continue;
         const float *x = t->logits + n * t->V + t->v0;
         float cm = t->vk->max(x, t->vc), m2 = cm, s = 0.0f;
@@ -71,18 +81,23 @@ double slm_classifier_forward(slm_gemm *g, float *logits, float *lse, float *los
     /* scratch: run_max (N), run_sum (N) */
     cls_task t = {.vk = slm_train_vec(), .logits = logits, .lse = lse, .losses = losses, .run_max = scratch,
                   .run_sum = scratch + N, .targets = targets, .N = N, .V = V};
-    for (int v0 = 0; v0 < V; v0 += CLS_CHUNK) {
-        int vc = V - v0 < CLS_CHUNK ? V - v0 : CLS_CHUNK;
-        /* logits[:, v0:v0+vc] = xn (N, C) · W[v0:v0+vc]ᵀ */
-        slm_gemm_run(g, N, vc, C, xn, C, 1, w + (int64_t)v0 * C, 1, C, logits + v0, V, false);
-        if (!targets) continue;
+    for (int v0 = 0; v0 < V; v0 += CHUNK) {
+        int vc = V - v0 < CHUNK ? V - v0 : CHUNK;
+        /* logits[:, v0:v0+vc] = xn (N, C) · W[v0:v0+vc]ᵀ, each block of
+         * rows folded into the log-sum-exp as soon as it is computed,
+         * while it is in L2 */
+        if (!targets) {
+            slm_gemm_run(g, N, vc, C, xn, C, 1, w + (int64_t)v0 * C, 1, C, logits + v0, V, false);
+            continue;
+        }
         t.v0 = v0;
         t.vc = vc;
-        slm_pool_run(slm_gemm_pool(g), cls_fold_worker, &t);
+        slm_gemm_run_rows(g, N, vc, C, xn, C, 1, w + (int64_t)v0 * C, 1, C, logits + v0, V, false, cls_fold_rows,
+                          &t);
     }
     *n_valid = 0;
     if (!targets) return 0.0;
-    slm_pool_run(slm_gemm_pool(g), cls_finish_worker, &t);
+    slm_train_parallel(slm_gemm_pool(g), cls_finish_worker, &t);
     double sum = 0.0;
     for (int64_t n = 0; n < N; n++)
         if (targets[n] >= 0) {
@@ -114,11 +129,11 @@ void slm_classifier_backward(slm_gemm *g, float *dxn, float *dw, float *scratch,
                              int C, int V, float dloss) {
     cls_task t = {.vk = slm_train_vec(), .logits = logits, .lse_in = lse, .dchunk = scratch, .targets = targets,
                   .N = N, .V = V, .dloss = dloss};
-    for (int v0 = 0; v0 < V; v0 += CLS_CHUNK) {
-        int vc = V - v0 < CLS_CHUNK ? V - v0 : CLS_CHUNK;
+    for (int v0 = 0; v0 < V; v0 += CHUNK) {
+        int vc = V - v0 < CHUNK ? V - v0 : CHUNK;
         t.v0 = v0;
         t.vc = vc;
-        slm_pool_run(slm_gemm_pool(g), cls_grad_worker, &t);
+        slm_train_parallel(slm_gemm_pool(g), cls_grad_worker, &t);
         /* dxn (N, C) += dchunk (N, vc) · W[v0:v0+vc] (vc, C) */
         slm_gemm_run(g, N, C, vc, scratch, vc, 1, w + (int64_t)v0 * C, C, 1, dxn, C, true);
         /* dW[v0:v0+vc] (vc, C) += dchunkᵀ (vc, N) · xn (N, C) */

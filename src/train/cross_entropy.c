@@ -43,7 +43,7 @@ double slm_cross_entropy_forward(slm_pool *pool, float *losses, float *lse, cons
                                  const int32_t *targets, int64_t N, int V, int64_t *n_valid) {
     ce_task t = {.vk = slm_train_vec(), .losses = losses, .lse = lse, .logits = logits, .targets = targets,
                  .N = N, .V = V};
-    slm_pool_run(pool, ce_forward_worker, &t);
+    slm_train_parallel(pool, ce_forward_worker, &t);
     double sum = 0.0;
     int64_t nv = 0;
     for (int64_t n = 0; n < N; n++)
@@ -76,5 +76,5 @@ void slm_cross_entropy_backward(slm_pool *pool, float *dlogits, const float *log
                                 const int32_t *targets, int64_t N, int V, float dloss) {
     ce_task t = {.vk = slm_train_vec(), .dlogits = dlogits, .logits = logits, .lse_in = lse, .targets = targets,
                  .N = N, .V = V, .dloss = dloss};
-    slm_pool_run(pool, ce_backward_worker, &t);
+    slm_train_parallel(pool, ce_backward_worker, &t);
 }

@@ -27,7 +27,7 @@ static void embedding_forward_worker(void *arg, int ith, int nth) {
 
 void slm_embedding_forward(slm_pool *pool, float *out, const int32_t *tokens, const float *wte, int64_t N, int C) {
     embedding_task t = {.out = out, .wte = wte, .tokens = tokens, .N = N, .C = C};
-    slm_pool_run(pool, embedding_forward_worker, &t);
+    slm_train_parallel(pool, embedding_forward_worker, &t);
 }
 
 static void embedding_backward_worker(void *arg, int ith, int nth) {
@@ -43,5 +43,5 @@ static void embedding_backward_worker(void *arg, int ith, int nth) {
 
 void slm_embedding_backward(slm_pool *pool, float *dwte, const float *dout, const int32_t *tokens, int64_t N, int C) {
     embedding_task t = {.dwte = dwte, .dout = dout, .tokens = tokens, .N = N, .C = C};
-    slm_pool_run(pool, embedding_backward_worker, &t);
+    slm_train_parallel(pool, embedding_backward_worker, &t);
 }

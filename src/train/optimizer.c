@@ -1,7 +1,10 @@
 /*
  * optimizer.c — AdamW, gradient clipping and the lr schedule (see
- * optimizer.h). Element ranges are split across threads; sums use one
- * double partial per thread, added in thread order.
+ * optimizer.h). Element ranges are split across threads; the element loops
+ * are the vector table's (vec.h): these passes stream every parameter,
+ * gradient and moment through memory, so they run at memory speed only if
+ * the arithmetic (a square root and two divisions per element for AdamW)
+ * is vectorised.
  */
 #include "train/optimizer.h"
 
@@ -10,6 +13,8 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "train/gemm.h" /* slm_train_parallel */
+#include "train/vec.h"
 
 slm_adamw_params slm_adamw_default_params(void) {
     slm_adamw_params p = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
@@ -41,6 +46,7 @@ void slm_adamw_free(slm_adamw *opt) {
 
 typedef struct {
     slm_adamw *opt;
+    const slm_train_vec_kernels *vk;
     float *params;
     const float *grads;
     const slm_train_param *tensors;
@@ -50,24 +56,22 @@ typedef struct {
     float bc2_sqrt;    /* √(1 - β2^t) */
 } adamw_task;
 
-/* Each thread takes the same fraction of every tensor. */
+/* Each part takes the same fraction of every tensor; the element loop is
+ * the vector table's (vec.h), which gives the reference's bits. */
 static void adamw_worker(void *arg, int ith, int nth) {
     adamw_task *t = arg;
     const slm_adamw_params *hp = &t->opt->hp;
-    const float b1 = hp->beta1, b2 = hp->beta2, eps = hp->eps;
+    slm_adamw_coef c = {.beta1 = hp->beta1, .beta2 = hp->beta2, .one_minus_beta1 = 1.0f - hp->beta1,
+                        .one_minus_beta2 = 1.0f - hp->beta2, .step_size = t->step_size, .bc2_sqrt = t->bc2_sqrt,
+                        .eps = hp->eps};
     for (int i = 0; i < t->n_tensors; i++) {
         const slm_train_param *p = &t->tensors[i];
         int64_t lo, hi;
         slm_split_range(p->numel, ith, nth, &lo, &hi);
-        float decay = p->n_dims >= 2 ? 1.0f - t->lr * hp->weight_decay : 1.0f;
-        float *x = t->params + p->offset, *m = t->opt->m + p->offset, *v = t->opt->v + p->offset;
-        const float *g = t->grads + p->offset;
-        for (int64_t j = lo; j < hi; j++) {
-            float gj = g[j];
-            m[j] = b1 * m[j] + (1.0f - b1) * gj;
-            v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
-            x[j] = x[j] * decay - t->step_size * m[j] / (sqrtf(v[j]) / t->bc2_sqrt + eps);
-        }
+        if (hi <= lo) continue;
+        c.decay = p->n_dims >= 2 ? 1.0f - t->lr * hp->weight_decay : 1.0f;
+        int64_t o = p->offset + lo;
+        t->vk->adamw(t->params + o, t->opt->m + o, t->opt->v + o, t->grads + o, hi - lo, &c);
     }
 }
 
@@ -79,47 +83,59 @@ void slm_adamw_step(slm_adamw *opt, slm_pool *pool, float *params, const float *
     opt->t++;
     double bc1 = 1.0 - pow(opt->hp.beta1, (double)opt->t);
     double bc2 = 1.0 - pow(opt->hp.beta2, (double)opt->t);
-    adamw_task t = {opt, params, grads, tensors, n_tensors, lr, (float)(lr / bc1), (float)sqrt(bc2)};
-    slm_pool_run(pool, adamw_worker, &t);
+    adamw_task t = {opt, slm_train_vec(), params, grads, tensors, n_tensors, lr, (float)(lr / bc1), (float)sqrt(bc2)};
+    slm_train_parallel(pool, adamw_worker, &t);
 }
 
 /* ---- clipping ------------------------------------------------------------ */
 
-#define CLIP_MAX_THREADS 256
+/*
+ * The squared norm is summed in chunks whose size depends on n alone (at
+ * least CLIP_MIN_CHUNK elements, at most CLIP_MAX_CHUNKS chunks); threads
+ * take whole chunks, and the chunk sums are added in chunk order, so the
+ * norm has the same bits whatever the thread count.
+ */
+#define CLIP_MIN_CHUNK (1 << 16)
+#define CLIP_MAX_CHUNKS 1024
 
 typedef struct {
+    const slm_train_vec_kernels *vk;
     float *grads;
-    int64_t n;
-    double partial[CLIP_MAX_THREADS];
+    int64_t n, chunk, n_chunks;
+    double partial[CLIP_MAX_CHUNKS];
     float scale;
 } clip_task;
 
 static void sumsq_worker(void *arg, int ith, int nth) {
     clip_task *t = arg;
     int64_t lo, hi;
-    slm_split_range(t->n, ith, nth, &lo, &hi);
-    double s = 0.0;
-    for (int64_t i = lo; i < hi; i++) s += (double)t->grads[i] * t->grads[i];
-    if (ith < CLIP_MAX_THREADS) t->partial[ith] = s;
+    slm_split_range(t->n_chunks, ith, nth, &lo, &hi);
+    for (int64_t c = lo; c < hi; c++) {
+        int64_t a = c * t->chunk, b = a + t->chunk < t->n ? a + t->chunk : t->n;
+        t->partial[c] = t->vk->sumsq(t->grads + a, b - a);
+    }
 }
 
 static void scale_worker(void *arg, int ith, int nth) {
     clip_task *t = arg;
     int64_t lo, hi;
-    slm_split_range(t->n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) t->grads[i] *= t->scale;
+    slm_split_range(t->n_chunks, ith, nth, &lo, &hi);
+    int64_t a = lo * t->chunk, b = hi * t->chunk < t->n ? hi * t->chunk : t->n;
+    if (b > a) t->vk->scale(t->grads + a, b - a, t->scale);
 }
 
 float slm_grad_clip(slm_pool *pool, float *grads, int64_t n, float max_norm) {
-    SLM_CHECK(slm_pool_size(pool) <= CLIP_MAX_THREADS);
-    clip_task t = {.grads = grads, .n = n};
-    slm_pool_run(pool, sumsq_worker, &t);
+    clip_task t = {.vk = slm_train_vec(), .grads = grads, .n = n}; /* 8 KiB of partial sums */
+    int64_t chunk = (n + CLIP_MAX_CHUNKS - 1) / CLIP_MAX_CHUNKS;
+    t.chunk = chunk < CLIP_MIN_CHUNK ? CLIP_MIN_CHUNK : (chunk + 15) & ~(int64_t)15;
+    t.n_chunks = n > 0 ? (n + t.chunk - 1) / t.chunk : 0;
+    slm_train_parallel(pool, sumsq_worker, &t);
     double ss = 0.0;
-    for (int i = 0; i < slm_pool_size(pool); i++) ss += t.partial[i];
+    for (int64_t c = 0; c < t.n_chunks; c++) ss += t.partial[c];
     double norm = sqrt(ss);
     if (max_norm > 0.0f && norm > max_norm) {
         t.scale = (float)(max_norm / (norm + 1e-6));
-        slm_pool_run(pool, scale_worker, &t);
+        slm_train_parallel(pool, scale_worker, &t);
     }
     return (float)norm;
 }

@@ -53,11 +53,11 @@ static void rope_worker(void *arg, int ith, int nth) {
 void slm_rope_forward(slm_pool *pool, float *x, const float *cos_t, const float *sin_t, int64_t B, int T,
                       int n_head, int hd) {
     rope_task t = {x, cos_t, sin_t, B, T, n_head, hd, 1.0f};
-    slm_pool_run(pool, rope_worker, &t);
+    slm_train_parallel(pool, rope_worker, &t);
 }
 
 void slm_rope_backward(slm_pool *pool, float *dx, const float *cos_t, const float *sin_t, int64_t B, int T,
                        int n_head, int hd) {
     rope_task t = {dx, cos_t, sin_t, B, T, n_head, hd, -1.0f};
-    slm_pool_run(pool, rope_worker, &t);
+    slm_train_parallel(pool, rope_worker, &t);
 }

@@ -33,7 +33,7 @@ static void swiglu_forward_worker(void *arg, int ith, int nth) {
 
 void slm_swiglu_forward(slm_pool *pool, float *out, const float *h1, const float *h3, int64_t n) {
     swiglu_task t = {.vk = slm_train_vec(), .out = out, .h1 = h1, .h3 = h3, .n = n};
-    slm_pool_run(pool, swiglu_forward_worker, &t);
+    slm_train_parallel(pool, swiglu_forward_worker, &t);
 }
 
 static void swiglu_backward_worker(void *arg, int ith, int nth) {
@@ -46,5 +46,5 @@ static void swiglu_backward_worker(void *arg, int ith, int nth) {
 void slm_swiglu_backward(slm_pool *pool, float *dh1, float *dh3, const float *dout, const float *h1, const float *h3,
                          int64_t n) {
     swiglu_task t = {.vk = slm_train_vec(), .dh1 = dh1, .dh3 = dh3, .dout = dout, .h1 = h1, .h3 = h3, .n = n};
-    slm_pool_run(pool, swiglu_backward_worker, &t);
+    slm_train_parallel(pool, swiglu_backward_worker, &t);
 }

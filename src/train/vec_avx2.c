@@ -1,7 +1,8 @@
 /*
  * vec_avx2.c — AVX2 + FMA versions of the training row operations (see
  * vec.h), compiled through function attributes and used only when cpuid
- * reports AVX2 and FMA. Must match vec_ref.c to a few ulp.
+ * reports AVX2 and FMA. Must match vec_ref.c to a few ulp (AdamW and the
+ * scaling: exactly).
  */
 #include "train/vec.h"
 
@@ -117,7 +118,93 @@ AVX2 static void swiglu_backward_avx2(float *dh1, float *dh3, const float *dout,
     }
 }
 
-static const slm_train_vec_kernels g_avx2 = {"avx2", max_avx2, exp_sum_avx2, swiglu_forward_avx2, swiglu_backward_avx2};
+/* The reference's operations in its order (vec.h): the same bits. */
+AVX2 static void adamw_avx2(float *x, float *m, float *v, const float *g, int64_t n, const slm_adamw_coef *c) {
+    const __m256 b1 = _mm256_set1_ps(c->beta1), b2 = _mm256_set1_ps(c->beta2);
+    const __m256 ob1 = _mm256_set1_ps(c->one_minus_beta1), ob2 = _mm256_set1_ps(c->one_minus_beta2);
+    const __m256 decay = _mm256_set1_ps(c->decay), step = _mm256_set1_ps(c->step_size);
+    const __m256 bc2 = _mm256_set1_ps(c->bc2_sqrt), eps = _mm256_set1_ps(c->eps);
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 gj = _mm256_loadu_ps(g + j);
+        __m256 mj = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + j)), _mm256_mul_ps(ob1, gj));
+        __m256 vj = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + j)), _mm256_mul_ps(_mm256_mul_ps(ob2, gj), gj));
+        __m256 den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vj), bc2), eps);
+        __m256 xj = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j), decay),
+                                  _mm256_div_ps(_mm256_mul_ps(step, mj), den));
+        _mm256_storeu_ps(m + j, mj);
+        _mm256_storeu_ps(v + j, vj);
+        _mm256_storeu_ps(x + j, xj);
+    }
+    for (; j < n; j++) {
+        float gj = g[j];
+        m[j] = c->beta1 * m[j] + c->one_minus_beta1 * gj;
+        v[j] = c->beta2 * v[j] + c->one_minus_beta2 * gj * gj;
+        x[j] = x[j] * c->decay - c->step_size * m[j] / (sqrtf(v[j]) / c->bc2_sqrt + c->eps);
+    }
+}
+
+/* four double accumulators of four lanes each, added at the end */
+AVX2 static double sumsq_avx2(const float *x, int64_t n) {
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), s2 = _mm256_setzero_pd(), s3 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        __m256d a0 = _mm256_cvtps_pd(_mm256_castps256_ps128(a)), a1 = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
+        __m256d b0 = _mm256_cvtps_pd(_mm256_castps256_ps128(b)), b1 = _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1));
+        s0 = _mm256_fmadd_pd(a0, a0, s0);
+        s1 = _mm256_fmadd_pd(a1, a1, s1);
+        s2 = _mm256_fmadd_pd(b0, b0, s2);
+        s3 = _mm256_fmadd_pd(b1, b1, s3);
+    }
+    __m256d s = _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3));
+    double l[4];
+    _mm256_storeu_pd(l, s);
+    double r = (l[0] + l[1]) + (l[2] + l[3]);
+    for (; i < n; i++) r += (double)x[i] * x[i];
+    return r;
+}
+
+AVX2 static void scale_avx2(float *x, int64_t n, float s) {
+    const __m256 vs = _mm256_set1_ps(s);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+    for (; i < n; i++) x[i] *= s;
+}
+
+/* RMSNorm rows: the reference's loops, compiled for AVX2 (the compiler
+ * vectorises the element loops; the sums stay in order) */
+AVX2 static float rmsnorm_row_avx2(float *out, const float *x, const float *w, int64_t n, float eps) {
+    double ss = 0.0;
+    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float r = (float)(1.0 / sqrt(ss / (double)n + eps));
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] * r * w[i];
+    return r;
+}
+
+AVX2 static void rmsnorm_backward_row_avx2(float *dx, const float *x, const float *w, const float *d, float r,
+                                           int64_t n) {
+    double dot = 0.0;
+    for (int64_t i = 0; i < n; i++) dot += (double)w[i] * d[i] * x[i];
+    float c = (float)(dot * r * r * r / (double)n);
+    for (int64_t i = 0; i < n; i++) dx[i] += r * w[i] * d[i] - c * x[i];
+}
+
+AVX2 static void rmsnorm_gain_row_avx2(double *s, const float *d, const float *x, double r, int64_t n) {
+    for (int64_t i = 0; i < n; i++) s[i] += (double)d[i] * x[i] * r;
+}
+
+static const slm_train_vec_kernels g_avx2 = {"avx2",
+                                             max_avx2,
+                                             exp_sum_avx2,
+                                             swiglu_forward_avx2,
+                                             swiglu_backward_avx2,
+                                             adamw_avx2,
+                                             sumsq_avx2,
+                                             scale_avx2,
+                                             rmsnorm_row_avx2,
+                                             rmsnorm_backward_row_avx2,
+                                             rmsnorm_gain_row_avx2};
 
 const slm_train_vec_kernels *slm_train_vec_avx2(void) { return &g_avx2; }
 
