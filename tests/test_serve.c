@@ -730,10 +730,13 @@ TEST(serve_load) {
     EXPECT(requests > streams, "(%ld requests)", requests);
     EXPECT(rss1 - rss0 < rss_slack, "(RSS grew %ld KiB)", rss1 - rss0);
     /* The suite's short run on a shared machine is noisy: it guards batching
-     * (one stream per pass would give ~1x) with SLM_LOAD_MIN_SPEEDUP, 2 by
-     * default; `make loadtest` asks for the 2.5x target over a minute. */
+     * (one stream per pass would give ~1x) with SLM_LOAD_MIN_SPEEDUP, 1.6 by
+     * default (single-stream decoding now streams the weights near the
+     * machine's bandwidth, so 4 streams measure 1.96-2.4x here, at twice the
+     * old absolute rate); `make loadtest` asks for the 2.5x target over a
+     * minute. */
     const char *ms = getenv("SLM_LOAD_MIN_SPEEDUP");
-    double min_speedup = ms ? atof(ms) : 2.0;
+    double min_speedup = ms ? atof(ms) : 1.6;
 #if !defined(__SANITIZE_ADDRESS__)
     if (streams >= 4) EXPECT(multi >= min_speedup * single, "(%.0f vs %.0f tokens/s)", multi, single);
 #else
