@@ -59,7 +59,7 @@ static const char *base_f32(void) {
     for (int i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].n_dims == 1)
             for (int64_t j = 0; j < m->tensors[i].numel; j++) m->params[m->tensors[i].offset + j] = 1.0f + 0.3f * frand();
-    snprintf(path, sizeof path, "build/tmp_finetune_base_F32.gguf");
+    snprintf(path, sizeof path, "%s/finetune_base_F32.gguf", slm_test_tmpdir()); /* kept for the later cases */
     slm_status st = slm_train_export(m, tok, 1024, 64, "finetune-test", "F32", 1, path);
     gguf_close(tok);
     slm_train_model_free(m);
@@ -77,7 +77,7 @@ static const char *base_of(const char *type) {
     const char *f32 = base_f32();
     if (!f32) return NULL;
     if (!strcmp(type, "F32")) return f32;
-    snprintf(path, sizeof path, "build/tmp_finetune_base_%s.gguf", type);
+    snprintf(path, sizeof path, "%s/finetune_base_%s.gguf", slm_test_tmpdir(), type);
     if (slm_quantize(f32, path, type, true, 2) != SLM_OK) {
         slm_test_fail(__FILE__, __LINE__, "quantize %s: %s", type, slm_last_error());
         return NULL;
