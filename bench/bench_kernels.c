@@ -8,6 +8,8 @@
  *        SLM_TILE_ROWS x 1 as slm_matmul does
  *   pp   64 activation rows against blocks of 16 weight rows, in tiles of
  *        SLM_TILE_ROWS x SLM_TILE_COLS through vec_dot_tile (prompt processing)
+ *   packed  (tables with a gemv_packed for the type) gen over the same rows
+ *        interleaved as repack.c lays them out (kernels/packed.h)
  * Times are the minimum over repetitions, which shrugs off a shared, noisy
  * machine. Usage: bench_kernels [TYPE...] (default: all types).
  *
@@ -23,6 +25,7 @@
 
 #include "base/rng.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "quant/quant.h"
 
 enum { N_IN = 1536, N_OUT = 576, N_TOK = 64, REPS = 15 };
@@ -118,6 +121,23 @@ int main(int argc, char **argv) {
             printf("%-5s %-11s %12.1f %10.2f", tr->name, tab->name, best_gen / N_OUT * 1e9, wrow * N_OUT / best_gen / 1e9);
             if (slow) printf(" %12s\n", "-");
             else printf(" %12.2f\n", (double)N_IN * N_OUT * N_TOK / best_pp / 1e9);
+            if (tab->gemv_packed[type]) { /* the same rows interleaved (kernels/packed.h), one token */
+                uint8_t *pk = malloc(slm_packed_size(wrow, N_OUT));
+                for (int g = 0; g * SLM_PACK_ROWS < N_OUT; g++)
+                    slm_pack_rows(type, N_IN, w + (size_t)g * SLM_PACK_ROWS * wrow, wrow, SLM_PACK_ROWS,
+                                  pk + (size_t)g * SLM_PACK_ROWS * wrow);
+                double best = 1e30;
+                for (int rep = 0; rep < REPS; rep++) {
+                    double t0 = now();
+                    tab->gemv_packed[type](N_IN, pk, N_OUT / SLM_PACK_ROWS, xc, xrow, 1, y, N_OUT, N_OUT);
+                    double t1 = now();
+                    g_sink = y[0];
+                    if (t1 - t0 < best) best = t1 - t0;
+                }
+                printf("%-5s %-11s %12.1f %10.2f %12s\n", tr->name, "  packed", best / N_OUT * 1e9,
+                       wrow * N_OUT / best / 1e9, "-");
+                free(pk);
+            }
             free(xc);
         }
         free(w);

@@ -76,9 +76,15 @@ typedef struct slm_model slm_model;
 typedef struct {
     int32_t n_threads; /* 0 = all cores */
     bool vocab_only;   /* load metadata and tokenizer only (no weights needed) */
-    bool no_mmap;      /* read a GGUF file into (huge-page) memory instead of mapping it: a copy at load
-                        * (~0.2 s/GB), faster generation where 4 KiB file pages cost TLB misses. Default:
-                        * true on Linux with transparent huge pages, else false (model_load.c says why) */
+    bool no_mmap;      /* with no_repack: read a GGUF file into (huge-page) memory instead of mapping it:
+                        * a copy at load (~0.2 s/GB), faster generation where 4 KiB file pages cost TLB
+                        * misses. Default: true on Linux with transparent huge pages, else false
+                        * (model_load.c says why) */
+    bool no_repack;    /* use the weights where the file puts them (mapped, or read with no_mmap). Default
+                        * (false): the GGUF file is mapped and the matrices generation streams are copied
+                        * into owned huge-page memory, interleaved for the kernels where the CPU's kernel
+                        * table has a layout for their type (Q4_0, Q4_K with AVX-512 VNNI), so resident
+                        * memory still holds each weight once (src/model/repack.c) */
 } slm_model_params;
 
 slm_model_params slm_model_default_params(void);

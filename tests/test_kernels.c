@@ -12,7 +12,10 @@
  *    scales) every table gives exactly the reference's bits;
  *  - vec_dot_tile gives vec_dot's bits for every pair of every tile shape;
  *  - the attention kernels (q·k over cache rows, Σ p·v) over an F32 and an
- *    F16 cache match the reference within float rounding.
+ *    F16 cache match the reference within float rounding;
+ *  - the interleaved layouts (packed.h) give back every row byte for byte,
+ *    and each table's gemv_packed matches vec_dot of the reference on the
+ *    unpacked rows (exact data: exactly), writing nothing past its rows.
  * The whole model with each table is in test_kernels_model.c. This file
  * needs only base/, kernels/ and quant/, so the aarch64 cross build
  * (`make test-arm`) runs it under qemu.
@@ -30,6 +33,7 @@
 #include "base/rng.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
 #include "slm.h"
@@ -607,6 +611,138 @@ TEST(kernels_gemm_matches_reference) {
     free(x);
     free(out);
     free(scratch);
+}
+
+/* ======================================================================== */
+/* Packed (interleaved) weights                                              */
+/* ======================================================================== */
+
+/* Packing then unpacking gives every row back byte for byte; padding rows of
+ * the last group are zero. */
+TEST(kernels_packed_layout_round_trip) {
+    slm_rng r;
+    slm_rng_seed(&r, test_seed() ^ 0x9ac4);
+    enum { MAXN = 1024, MAXR = 40 };
+    uint8_t *w = malloc((size_t)MAXR * MAXN * 4), *back = malloc((size_t)MAXR * MAXN * 4);
+    uint8_t *packed = malloc(slm_packed_size((size_t)MAXN * 4, MAXR));
+    ASSERT(w && back && packed);
+    int n_types = 0;
+    for (int k = 0; k < N_WEIGHT_TYPES; k++) {
+        const int wt = g_weight_types[k];
+        if (!slm_pack_type(wt)) continue;
+        n_types++;
+        const slm_type_traits *tr = slm_type_traits_get(wt);
+        const int64_t n = tr->blck_size == QK_K ? 768 : 160, nr = 37;
+        const size_t row = slm_row_size(wt, n);
+        for (size_t i = 0; i < row * nr; i++) w[i] = (uint8_t)slm_rng_u64(&r);
+        for (int64_t g = 0; g * SLM_PACK_ROWS < nr; g++) {
+            const int gr = (int)(nr - g * SLM_PACK_ROWS < SLM_PACK_ROWS ? nr - g * SLM_PACK_ROWS : SLM_PACK_ROWS);
+            slm_pack_rows(wt, n, w + (size_t)g * SLM_PACK_ROWS * row, row, gr, packed + (size_t)g * SLM_PACK_ROWS * row);
+            slm_unpack_rows(wt, n, packed + (size_t)g * SLM_PACK_ROWS * row, gr, back + (size_t)g * SLM_PACK_ROWS * row, row);
+        }
+        EXPECT(memcmp(w, back, row * nr) == 0, "(%s: unpacked rows differ from the originals)", tr->name);
+        /* the last group: rows 32..36 real, 37..47 padding, all zero */
+        uint8_t *pad = malloc(SLM_PACK_ROWS * row);
+        ASSERT(pad);
+        slm_unpack_rows(wt, n, packed + 2 * SLM_PACK_ROWS * row, SLM_PACK_ROWS, pad, row);
+        size_t nonzero = 0;
+        for (size_t i = (size_t)(nr - 32) * row; i < SLM_PACK_ROWS * row; i++) nonzero += pad[i] != 0;
+        EXPECT(nonzero == 0, "(%s: %zu bytes of padding rows not zero)", tr->name, nonzero);
+        free(pad);
+    }
+    EXPECT(n_types >= 2, "(only %d types have a packed layout)", n_types);
+    free(w);
+    free(back);
+    free(packed);
+}
+
+/* gemv_packed of every table that has one against the reference vec_dot of
+ * the same rows unpacked: within 1e-5 * sum |w x| on random data, bit for bit
+ * on exact data, for 1..4 tokens and row counts around the group size. */
+TEST(kernels_gemv_packed_matches_reference) {
+    const uint64_t seed = test_seed();
+    slm_rng r;
+    slm_rng_seed(&r, seed ^ 0x6e7a);
+    const slm_kernel_table *t[8], *ref = slm_kernels_ref_int();
+    const int nt = slm_kernels_available(t, 8);
+    enum { MAXN = 1024, MAXR = 40, MAXX = 4, OS = MAXR + 3 };
+    const int64_t nrs[] = {1, 15, 16, 17, 40};
+    float *tmp = malloc(MAXN * sizeof(float)), *bw = malloc(MAXN * sizeof(float)), *bx = malloc(MAXN * sizeof(float));
+    uint8_t *w = malloc((size_t)MAXR * MAXN * 4), *x = malloc((size_t)MAXX * MAXN * 4);
+    uint8_t *packed = malloc(slm_packed_size((size_t)MAXN * 4, MAXR));
+    float *out = malloc((size_t)MAXX * OS * sizeof(float));
+    ASSERT(tmp && bw && bx && w && x && out && packed);
+    int n_checked = 0;
+    for (int i = 0; i < nt; i++)
+        for (int k = 0; k < N_WEIGHT_TYPES; k++) {
+            const int wt = g_weight_types[k];
+            if (!t[i]->gemv_packed[wt]) continue;
+            EXPECT(slm_pack_type(wt), "(%s has a packed kernel for %s, which has no layout)", t[i]->name,
+                   slm_type_traits_get(wt)->name);
+            const slm_type_traits *tr = slm_type_traits_get(wt);
+            const int vt = t[i]->vec_dot_type[wt];
+            for (int len = 0; len < 2; len++)
+            for (int exact = 0; exact < 2; exact++)
+                for (int ri = 0; ri < 5; ri++)
+                    for (int nx = 1; nx <= MAXX; nx++) {
+                        const int64_t n = tr->blck_size == QK_K ? (len ? 768 : 256) : (len ? 96 : 32);
+                        const size_t wrow = slm_row_size(wt, n), xrow = slm_row_size(vt, n);
+                        const int64_t nr = nrs[ri], ng = (nr + SLM_PACK_ROWS - 1) / SLM_PACK_ROWS;
+                        for (int64_t row = 0; row < nr; row++) {
+                            if (exact) exact_weights(&r, wt, n, w + row * wrow, tmp);
+                            else random_row(&r, wt, n, w + row * wrow, tmp);
+                        }
+                        for (int64_t g = 0; g < ng; g++) {
+                            const int gr = (int)(nr - g * SLM_PACK_ROWS < SLM_PACK_ROWS ? nr - g * SLM_PACK_ROWS
+                                                                                      : SLM_PACK_ROWS);
+                            slm_pack_rows(wt, n, w + (size_t)g * SLM_PACK_ROWS * wrow, wrow, gr,
+                                          packed + (size_t)g * SLM_PACK_ROWS * wrow);
+                        }
+                        for (int j = 0; j < nx; j++) {
+                            if (exact) exact_activations(&r, vt, n, x + (size_t)j * xrow);
+                            else {
+                                random_floats(&r, tmp, n);
+                                ref->from_float[vt](tmp, x + (size_t)j * xrow, n);
+                            }
+                        }
+                        for (int j = 0; j < MAXX * OS; j++) out[j] = -12345.0f;
+                        t[i]->gemv_packed[wt](n, packed, ng, x, xrow, nx, out, OS, nr);
+                        n_checked++;
+                        for (int64_t j = 0; j < MAXX; j++)
+                            for (int64_t row = 0; row < OS; row++) {
+                                const float got = out[j * OS + row];
+                                if (j >= nx || row >= nr) {
+                                    EXPECT(got == -12345.0f, "(%s %s gemv_packed %lldx%d wrote outside its outputs)",
+                                           t[i]->name, tr->name, (long long)nr, nx);
+                                    continue;
+                                }
+                                const float want = ref->vec_dot[wt](n, w + row * wrow, x + j * xrow);
+                                if (exact) {
+                                    EXPECT(memcmp(&got, &want, sizeof got) == 0,
+                                           "(%s %s gemv_packed exact data [%lld][%lld]: %.9g, reference %.9g; seed %llu)",
+                                           t[i]->name, tr->name, (long long)row, (long long)j, got, want,
+                                           (unsigned long long)seed);
+                                } else {
+                                    const double mag = abs_dot(wt, w + row * wrow, vt, x + j * xrow, n, bw, bx);
+                                    EXPECT(fabs((double)got - want) <= 1e-5 * mag,
+                                           "(%s %s gemv_packed %lldx%d [%lld][%lld]: %.9g, reference %.9g; seed %llu)",
+                                           t[i]->name, tr->name, (long long)nr, nx, (long long)row, (long long)j, got,
+                                           want, (unsigned long long)seed);
+                                }
+                            }
+                    }
+        }
+    printf("    %d gemv_packed calls checked\n", n_checked);
+#if defined(__x86_64__)
+    if (slm_cpu_features_get()->avx512vnni) EXPECT(n_checked > 0, "(an AVX-512 VNNI machine ran no packed kernel)");
+#endif
+    free(tmp);
+    free(bw);
+    free(bx);
+    free(w);
+    free(x);
+    free(out);
+    free(packed);
 }
 
 /* Softmax: every table within 2e-6 relative (per value) of the reference,

@@ -69,6 +69,15 @@ static inline size_t slm_gemm_scratch_size(int64_t n, int64_t nx) {
            (size_t)nx * ((size_t)(n / 32) + 2 * (size_t)(n / 16)) * sizeof(float) + 128;
 }
 
+/* Decoding with weights repacked into groups of 16 interleaved rows
+ * (packed.h): out[t * out_stride + i] = W_i · X_t for tokens t < nx (1..
+ * SLM_TILE_COLS, converted to vec_dot_type) and rows i < n_rows of the
+ * n_groups groups at w (rows past n_rows, the last group's padding, are not
+ * written). Same integer block sums as vec_dot on the unpacked rows; results
+ * match it within float rounding. */
+typedef void (*slm_gemv_packed_fn)(int64_t n, const uint8_t *w, int64_t n_groups, const void *x, size_t x_stride,
+                                   int nx, float *out, size_t out_stride, int64_t n_rows);
+
 /* Attention over a KV cache whose rows (hd values of type F32 or F16) are
  * stride bytes apart, for nq queries at once (so that each key and value row
  * is read from memory once for all of them):
@@ -87,6 +96,7 @@ typedef struct {
     slm_vec_dot_fn vec_dot[SLM_TYPE_COUNT];       /* NULL: type unsupported */
     slm_vec_dot_tile_fn vec_dot_tile[SLM_TYPE_COUNT]; /* NULL: vec_dot per pair */
     slm_gemm_fn gemm[SLM_TYPE_COUNT];             /* NULL: tiles for batches too */
+    slm_gemv_packed_fn gemv_packed[SLM_TYPE_COUNT]; /* non-NULL: matrices of the type are repacked at load */
     slm_from_float_fn from_float[SLM_TYPE_COUNT]; /* converters for activation types, and F16 (KV cache) */
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     slm_attn_qk_fn attn_qk[SLM_TYPE_COUNT];       /* KV cache types F32, F16; NULL for others */

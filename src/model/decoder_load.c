@@ -259,7 +259,10 @@ slm_status slm_decoder_load(slm_model *m, const slm_decoder_flags *fl) {
     TRY(slm_model_tensor(m, &m->output_norm, true, E, 0, "output_norm.weight"));
     TRY(slm_model_tensor(m, &m->output_norm_b, fl->norm_type == SLM_NORM_LAYER, E, 0, "output_norm.bias"));
     TRY(slm_model_tensor(m, &m->output, false, E, hp->n_vocab, "output.weight"));
-    if (!m->output.data) m->output = m->tok_embd; /* tied classifier */
+    if (!m->output.data) { /* tied classifier */
+        m->output = m->tok_embd;
+        m->output_tied = true;
+    }
     TRY(slm_model_tensor(m, &m->output_b, false, hp->n_vocab, 0, "output.bias"));
     if (hp->n_rot > 0) {
         TRY(slm_model_tensor(m, &m->rope_freqs, false, hp->n_rot / 2, 0, "rope_freqs.weight"));

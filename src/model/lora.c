@@ -42,7 +42,7 @@ static const char *const g_target_names[SLM_LORA_N_BLOCK] = {
  * has none (q/k/v in a fused model, gate in a plain FFN, a tied output). */
 static const slm_tensor *model_matrix(const slm_model *m, int il, slm_lora_target t) {
     static const slm_tensor none;
-    if (t == SLM_LORA_OUTPUT) return m->output.data == m->tok_embd.data ? &none : &m->output;
+    if (t == SLM_LORA_OUTPUT) return m->output_tied ? &none : &m->output;
     const slm_layer *L = &m->layers[il];
     switch (t) {
     case SLM_LORA_Q: return &L->wq;

@@ -32,6 +32,7 @@ typedef struct {
     int n_dims;
     int64_t ne[4];
     size_t row_bytes; /* bytes of one ne[0]-long row */
+    bool packed;      /* data holds groups of 16 interleaved rows (kernels/packed.h), owned by the model */
 } slm_tensor;
 
 typedef enum {
@@ -139,7 +140,18 @@ struct slm_model {
     int n_threads;
     slm_pool *pool;
     uint64_t n_params;
+    bool output_tied;     /* output is tok_embd's matrix (its own packed copy when repacked) */
+    uint8_t *weights;     /* owned copies of the streamed matrices (repack.c), or NULL */
+    size_t weights_alloc; /* for slm_huge_free */
 };
+
+/* Copies the matrices the forward pass streams (attention and FFN
+ * projections, experts, the output) out of the file mapping into one owned
+ * huge-page buffer, each matrix interleaved (kernels/packed.h) where the
+ * kernel table has a packed kernel for its type and copied as it is
+ * otherwise, and drops the mapping's pages of what it copied. Needs m->pool.
+ * repack.c. */
+slm_status slm_model_repack(slm_model *m);
 
 /* An architecture: reads its hyper-parameters and binds its tensors. */
 typedef struct slm_arch {

@@ -208,6 +208,7 @@ void slm_model_free(slm_model *m) {
     free(m->layers);
     free(m->name);
     gguf_close(m->gguf);
+    if (m->weights) slm_huge_free(m->weights, m->weights_alloc);
     free(m);
 }
 
@@ -241,8 +242,10 @@ slm_status slm_model_load(const char *path, const slm_model_params *params, slm_
         return SLM_OK;
     }
     hf_info hf = {0};
-    slm_status st = hf_is_folder(path) ? hf_folder_open(path, HF_FOR_RUN, &m->gguf, &hf)
-                                       : gguf_open_ex(path, params->no_mmap && !params->vocab_only, &m->gguf);
+    const bool hf_folder = hf_is_folder(path);
+    const bool repack = !params->no_repack && !params->vocab_only && !hf_folder; /* repack.c */
+    slm_status st = hf_folder ? hf_folder_open(path, HF_FOR_RUN, &m->gguf, &hf)
+                              : gguf_open_ex(path, !repack && params->no_mmap && !params->vocab_only, &m->gguf);
     size_t plen = strlen(path);
     if (st == SLM_ERR_FORMAT && plen > 12 && !strcmp(path + plen - 12, ".safetensors"))
         st = slm_err(SLM_ERR_FORMAT, "%s: a safetensors file alone is not a model: load the folder that holds it "
@@ -293,6 +296,7 @@ slm_status slm_model_load(const char *path, const slm_model_params *params, slm_
         st = slm_err(SLM_ERR_NOMEM, "%s: cannot start %d threads", path, m->n_threads);
         goto fail;
     }
+    if (repack && (st = slm_model_repack(m))) goto fail;
     *out = m;
     return SLM_OK;
 fail:
@@ -318,7 +322,7 @@ void slm_model_describe(const slm_model *m, slm_model_desc *d) {
         const gguf_tensor *t = &m->gguf->tensors[i];
         d->weight_bytes += t->nbytes;
         uint64_t read = t->nbytes;
-        const bool tied = m->output.data == m->tok_embd.data;
+        const bool tied = m->output_tied;
         if ((t->data == m->tok_embd.data && !tied) || t->data == m->pos_embd.data)
             read = t->ne[1] > 0 ? t->nbytes / (uint64_t)t->ne[1] : 0; /* one row per token */
         else if (t->n_dims == 3 && m->hp.n_expert > 0) /* experts: the ones a token uses */

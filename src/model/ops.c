@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "quant/quant.h"
 
 void slm_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
@@ -129,7 +130,8 @@ typedef struct {
     slm_vec_dot_tile_fn tile; /* NULL: dot per (row, token) */
     slm_gemm_fn gemm;         /* non-NULL: batches through packed panels */
     slm_pool *pool;           /* for the gemm's per-thread scratch */
-    const uint8_t *w;         /* (n_out, w_row bytes) */
+    const uint8_t *w;         /* (n_out, w_row bytes), or packed groups (packed.h) */
+    int type;
     size_t w_row;
     int64_t n_in, n_out;
     const uint8_t *xq; /* (n_tok, xq_row bytes) converted activations */
@@ -172,17 +174,11 @@ static void matmul_rows(const matmul_task *t, int64_t r0, int64_t r1, int64_t j0
     }
 }
 
-/* Part `part` of n_parts: a contiguous range of weight rows, all tokens. */
-static void matmul_worker(void *arg, int part, int n_parts) {
-    const matmul_task *t = arg;
-    int64_t lo, hi;
-    const int64_t unit = t->gemm ? SLM_GEMM_ROWS : SLM_TILE_ROWS; /* ranges start on a multiple */
-    slm_split_range((t->n_out + unit - 1) / unit, part, n_parts, &lo, &hi);
-    lo *= unit;
-    hi = hi * unit < t->n_out ? hi * unit : t->n_out;
-    if (lo >= hi) return;
+/* Rows [lo, hi) of t->w, all tokens. gemm_scratch: the gemm's scratch, or
+ * NULL to take the thread's pool scratch. */
+static void matmul_range(const matmul_task *t, int64_t lo, int64_t hi, void *gemm_scratch) {
     if (t->gemm) {
-        void *scratch = slm_pool_scratch(t->pool, slm_gemm_scratch_size(t->n_in, t->n_tok));
+        void *scratch = gemm_scratch ? gemm_scratch : slm_pool_scratch(t->pool, slm_gemm_scratch_size(t->n_in, t->n_tok));
         if (scratch) {
             t->gemm(t->n_in, t->w + (size_t)lo * t->w_row, t->w_row, hi - lo, t->xq, t->xq_row, t->n_tok, t->Y + lo,
                     (size_t)t->n_out, scratch);
@@ -216,13 +212,73 @@ static void matmul_worker(void *arg, int part, int n_parts) {
     }
 }
 
+/* Part `part` of n_parts: a contiguous range of weight rows, all tokens. */
+static void matmul_worker(void *arg, int part, int n_parts) {
+    const matmul_task *t = arg;
+    int64_t lo, hi;
+    const int64_t unit = t->gemm ? SLM_GEMM_ROWS : SLM_TILE_ROWS; /* ranges start on a multiple */
+    slm_split_range((t->n_out + unit - 1) / unit, part, n_parts, &lo, &hi);
+    lo *= unit;
+    hi = hi * unit < t->n_out ? hi * unit : t->n_out;
+    if (lo < hi) matmul_range(t, lo, hi, NULL);
+}
+
+/*
+ * Packed weights (kernels/packed.h: groups of 16 interleaved rows). Parts are
+ * ranges of groups. Decoding (fewer than MATMUL_GEMM_MIN_TOKENS tokens) runs
+ * the table's gemv_packed over the range, up to SLM_TILE_COLS tokens per
+ * pass. Batches, and tables without a packed kernel for the type, unpack a
+ * few groups at a time into the thread's scratch (GGUF rows again, ~L2-sized)
+ * and run the usual row path over them: for a prompt that costs about what
+ * the gemm's own panel packing costs (1/tokens of the multiply).
+ */
+#define MATMUL_UNPACK_BYTES (256 * 1024)
+
+static void matmul_packed_worker(void *arg, int part, int n_parts) {
+    const matmul_task *t = arg;
+    const slm_kernel_table *k = slm_kernels();
+    const int64_t n_groups = (t->n_out + SLM_PACK_ROWS - 1) / SLM_PACK_ROWS;
+    const size_t group_bytes = SLM_PACK_ROWS * t->w_row;
+    int64_t g0, g1;
+    slm_split_range(n_groups, part, n_parts, &g0, &g1);
+    if (g0 >= g1) return;
+    slm_gemv_packed_fn gemv = k->gemv_packed[t->type];
+    if (gemv && t->n_tok < MATMUL_GEMM_MIN_TOKENS) {
+        for (int64_t j = 0; j < t->n_tok; j += SLM_TILE_COLS) {
+            const int nx = (int)(t->n_tok - j < SLM_TILE_COLS ? t->n_tok - j : SLM_TILE_COLS);
+            gemv(t->n_in, t->w + (size_t)g0 * group_bytes, g1 - g0, t->xq + (size_t)j * t->xq_row, t->xq_row, nx,
+                 t->Y + j * t->n_out + g0 * SLM_PACK_ROWS, (size_t)t->n_out, t->n_out - g0 * SLM_PACK_ROWS);
+        }
+        return;
+    }
+    int64_t per = (int64_t)(MATMUL_UNPACK_BYTES / group_bytes);
+    if (per < 1) per = 1;
+    const size_t gemm_bytes = t->gemm ? slm_gemm_scratch_size(t->n_in, t->n_tok) : 0;
+    uint8_t *rows = slm_pool_scratch(t->pool, (size_t)per * group_bytes + gemm_bytes + 64);
+    SLM_CHECK(rows != NULL); /* a few hundred KiB; out of memory here has no way back */
+    void *gemm_scratch = t->gemm ? rows + ((size_t)per * group_bytes + 63) / 64 * 64 : NULL;
+    for (int64_t g = g0; g < g1; g += per) {
+        const int64_t ng = g1 - g < per ? g1 - g : per, r0 = g * SLM_PACK_ROWS;
+        const int64_t nr = t->n_out - r0 < ng * SLM_PACK_ROWS ? t->n_out - r0 : ng * SLM_PACK_ROWS;
+        for (int64_t i = 0; i * SLM_PACK_ROWS < nr; i++) {
+            const int gr = (int)(nr - i * SLM_PACK_ROWS < SLM_PACK_ROWS ? nr - i * SLM_PACK_ROWS : SLM_PACK_ROWS);
+            slm_unpack_rows(t->type, t->n_in, t->w + (size_t)(g + i) * group_bytes, gr,
+                            rows + (size_t)i * group_bytes, t->w_row);
+        }
+        matmul_task sub = *t; /* the same product over the unpacked rows; Y keeps its row stride n_out */
+        sub.w = rows;
+        sub.Y = t->Y + r0;
+        matmul_range(&sub, 0, nr, gemm_scratch);
+    }
+}
+
 void slm_matmul(slm_pool *pool, const slm_tensor *W, const float *X, int64_t n_tok, float *Y, void *xconv,
                 size_t xconv_bytes) {
     const slm_kernel_table *k = slm_kernels();
     const int64_t n_in = W->ne[0];
     SLM_CHECK(k->vec_dot[W->type] != NULL);
     const int vt = k->vec_dot_type[W->type];
-    matmul_task t = {k->vec_dot[W->type], k->vec_dot_tile[W->type], NULL, pool, W->data, W->row_bytes,
+    matmul_task t = {k->vec_dot[W->type], k->vec_dot_tile[W->type], NULL, pool, W->data, W->type, W->row_bytes,
                      n_in, W->ne[1], (const uint8_t *)X, (size_t)n_in * sizeof(float), n_tok, Y};
     if (n_tok >= MATMUL_GEMM_MIN_TOKENS) t.gemm = k->gemm[W->type];
     if (vt != SLM_TYPE_F32) {
@@ -243,6 +299,13 @@ void slm_matmul(slm_pool *pool, const slm_tensor *W, const float *X, int64_t n_t
      * A few per thread for prompt batches, whose parts are long enough to be
      * preempted in the middle; each part has at least MATMUL_PART_ROWS rows. */
     const int nth = slm_pool_size(pool);
+    if (W->packed) { /* parts: whole groups, one per thread when decoding (see below) */
+        const int64_t n_groups = (t.n_out + SLM_PACK_ROWS - 1) / SLM_PACK_ROWS;
+        int64_t n_parts = (int64_t)nth * (n_tok < MATMUL_GEMM_MIN_TOKENS ? 1 : MATMUL_PARTS_PER_THREAD);
+        if (n_parts > n_groups) n_parts = n_groups;
+        slm_pool_run_chunks(pool, matmul_packed_worker, &t, (int)n_parts);
+        return;
+    }
     int64_t n_parts = (int64_t)nth * (n_tok < MATMUL_GEMM_MIN_TOKENS ? 1 : MATMUL_PARTS_PER_THREAD);
     if (n_parts > t.n_out / MATMUL_PART_ROWS) n_parts = t.n_out / MATMUL_PART_ROWS;
     if (n_parts < 1) n_parts = 1;
@@ -259,6 +322,7 @@ void slm_kv_write(int kv_type, const float *src, void *dst, int64_t n) {
 }
 
 void slm_tensor_get_row(const slm_tensor *t, int64_t r, float *out) {
+    SLM_CHECK(!t->packed); /* embeddings stay in GGUF rows (repack.c) */
     const uint8_t *row = (const uint8_t *)t->data + (size_t)r * t->row_bytes;
     if (t->type == SLM_TYPE_F32) {
         memcpy(out, row, (size_t)t->ne[0] * sizeof(float));

@@ -149,8 +149,10 @@ slm_model *cli_load_model_params(const char *path, const slm_model_params *mp) {
 }
 
 const char cli_memory_help[] =
-    "  --no-mmap           read the model into (huge-page) memory instead of mapping the file\n"
-    "  --mmap              map the model file (the default where it is as fast)\n"
+    "  --mmap              use the weights in place in the mapped file (shared page cache, no copy)\n"
+    "  --no-mmap           read the whole file into (huge-page) memory and use the weights in place\n"
+    "                      (default: the matrices are copied into huge-page memory, interleaved for\n"
+    "                      the kernels where the CPU has a packed kernel for their type)\n"
     "  --kv-type T         KV cache values: f32 (default) or f16 (half the memory)\n";
 
 bool cli_memory_option(int argc, char **argv, int *i, slm_model_params *mp, slm_ctx_params *cp, bool *handled) {
@@ -158,8 +160,10 @@ bool cli_memory_option(int argc, char **argv, int *i, slm_model_params *mp, slm_
     *handled = true;
     if (!strcmp(a, "--no-mmap")) {
         mp->no_mmap = true;
+        mp->no_repack = true;
     } else if (!strcmp(a, "--mmap")) {
         mp->no_mmap = false;
+        mp->no_repack = true;
     } else if (!strcmp(a, "--kv-type")) {
         if (!cli_take(argc, argv, i, &v)) return false;
         if (!strcasecmp(v, "f32")) cp->kv_type = SLM_TYPE_F32;

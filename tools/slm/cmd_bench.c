@@ -155,7 +155,7 @@ int cmd_bench(int argc, char **argv) {
                        "\"type_k\": \"%s\", \"no_mmap\": %s, \"n_prompt\": %ld, \"n_gen\": 0, \"avg_ts\": %.6f, "
                        "\"stddev_ts\": %.6f, \"samples_ts\": ",
                        model_path, (unsigned long long)d.weight_bytes, (unsigned long long)d.n_params, nthreads,
-                       kv_name, mp.no_mmap ? "true" : "false", n_prompt, pm, psd);
+                       kv_name, !mp.no_repack || mp.no_mmap ? "true" : "false", n_prompt, pm, psd);
                 print_samples(pp, (int)reps);
                 printf(", \"peak_rss_bytes\": %llu}%s\n", (unsigned long long)rss, n_gen > 0 ? "," : "");
             }
@@ -164,7 +164,7 @@ int cmd_bench(int argc, char **argv) {
                        "\"type_k\": \"%s\", \"no_mmap\": %s, \"n_prompt\": 0, \"n_gen\": %ld, \"avg_ts\": %.6f, "
                        "\"stddev_ts\": %.6f, \"samples_ts\": ",
                        model_path, (unsigned long long)d.weight_bytes, (unsigned long long)d.n_params, nthreads,
-                       kv_name, mp.no_mmap ? "true" : "false", n_gen, gm, gsd);
+                       kv_name, !mp.no_repack || mp.no_mmap ? "true" : "false", n_gen, gm, gsd);
                 print_samples(tg, (int)reps);
                 printf(", \"bytes_per_token\": %.0f, \"gen_gb_per_s\": %.3f, \"membw_gb_per_s\": %.3f, "
                        "\"membw_share\": %.4f, \"peak_rss_bytes\": %llu}\n",
@@ -186,7 +186,9 @@ int cmd_bench(int argc, char **argv) {
                 printf("\n");
             }
             printf("peak RSS %.1f MiB (KV cache %s, weights %s)\n", rss / 1048576.0, kv_name,
-                   mp.no_mmap ? "read into memory" : "mapped");
+                   !mp.no_repack ? "copied, interleaved where the kernels have a layout"
+                   : mp.no_mmap  ? "read into memory"
+                                 : "mapped");
         }
     }
     free(pp);

@@ -447,9 +447,14 @@ SLM_INLINE __mmask64 bits2(__m256i h, int b) {
     return (__mmask64)lo | (__mmask64)hi << 32;
 }
 
-/* isum += levels . y, scaled per sub-block */
+/* isum += levels . y, scaled per sub-block (VNNI: the multiply by the
+ * scales and the add are one VPDPWSSD, the same exact int32 result) */
 SLM_INLINE __m512i madd_scaled(__m512i isum, __m512i lv, __m512i y, __m512i sc) {
+#if AVX512_VNNI
+    return _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(lv, y), sc);
+#else
     return _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(lv, y), sc));
+#endif
 }
 
 SLM_INLINE void q2_K_body(int64_t n, const void *w, const uint8_t *x, size_t xs, float *out, size_t os,
@@ -647,6 +652,7 @@ const slm_kernel_table *AVX512_BUILD(void) {
     slm_avx2_set_attn(t); /* the AVX2 attention kernels: hd = 64 or 128 rows gain little from 512 bits */
 #if AVX512_VNNI
     slm_avx512vnni_set_gemm(t);
+    slm_avx512vnni_set_gemv_packed(t);
 #endif
     return t;
 }

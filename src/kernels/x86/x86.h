@@ -25,6 +25,7 @@ void slm_avx2_set_attn(slm_kernel_table *t);
 
 /* Sets the gemm entries of gemm_avx512vnni.c (quantized types) in t. */
 void slm_avx512vnni_set_gemm(slm_kernel_table *t);
+void slm_avx512vnni_set_gemv_packed(slm_kernel_table *t); /* gemv_packed_avx512vnni.c */
 
 const slm_kernel_table *slm_kernels_avx2_build(void);
 const slm_kernel_table *slm_kernels_avx512_build(void);
