@@ -745,6 +745,65 @@ TEST(kernels_gemv_packed_matches_reference) {
     free(packed);
 }
 
+/* gemm_packed builds the gemm's panels from packed groups: the same panels
+ * as gemm builds from the rows, so the same bits, for batches of several
+ * sizes and row counts around the group size. */
+TEST(kernels_gemm_packed_matches_gemm) {
+    const uint64_t seed = test_seed();
+    slm_rng r;
+    slm_rng_seed(&r, seed ^ 0x6e7b);
+    const slm_kernel_table *t[8], *ref = slm_kernels_ref_int();
+    const int nt = slm_kernels_available(t, 8);
+    enum { MAXN = 768, MAXR = 40, MAXX = 11, OS = MAXR + 3 };
+    const int64_t nrs[] = {1, 16, 17, 40}, nxs[] = {1, 8, 11};
+    float *tmp = malloc(MAXN * sizeof(float));
+    uint8_t *w = malloc((size_t)MAXR * MAXN * 4), *x = malloc((size_t)MAXX * MAXN * 4);
+    uint8_t *packed = malloc(slm_packed_size((size_t)MAXN * 4, MAXR));
+    float *got = malloc((size_t)MAXX * OS * sizeof(float)), *want = malloc((size_t)MAXX * OS * sizeof(float));
+    void *scratch = malloc(slm_gemm_scratch_size(MAXN, MAXX));
+    ASSERT(tmp && w && x && packed && got && want && scratch);
+    int n_checked = 0;
+    for (int i = 0; i < nt; i++)
+        for (int k = 0; k < N_WEIGHT_TYPES; k++) {
+            const int wt = g_weight_types[k];
+            if (!t[i]->gemm_packed[wt]) continue;
+            EXPECT(t[i]->gemm[wt] != NULL && slm_pack_type(wt), "(%s %s)", t[i]->name, slm_type_traits_get(wt)->name);
+            const slm_type_traits *tr = slm_type_traits_get(wt);
+            const int vt = t[i]->vec_dot_type[wt];
+            const int64_t n = tr->blck_size == QK_K ? 768 : 160;
+            const size_t wrow = slm_row_size(wt, n), xrow = slm_row_size(vt, n);
+            for (int ri = 0; ri < 4; ri++)
+                for (int xi = 0; xi < 3; xi++) {
+                    const int64_t nr = nrs[ri], nx = nxs[xi], ng = (nr + SLM_PACK_ROWS - 1) / SLM_PACK_ROWS;
+                    for (int64_t row = 0; row < nr; row++) random_row(&r, wt, n, w + row * wrow, tmp);
+                    for (int64_t g = 0; g < ng; g++) {
+                        const int gr = (int)(nr - g * SLM_PACK_ROWS < SLM_PACK_ROWS ? nr - g * SLM_PACK_ROWS : SLM_PACK_ROWS);
+                        slm_pack_rows(wt, n, w + (size_t)g * SLM_PACK_ROWS * wrow, wrow, gr,
+                                      packed + (size_t)g * SLM_PACK_ROWS * wrow);
+                    }
+                    for (int64_t j = 0; j < nx; j++) {
+                        random_floats(&r, tmp, n);
+                        ref->from_float[vt](tmp, x + j * xrow, n);
+                    }
+                    for (int j = 0; j < MAXX * OS; j++) got[j] = want[j] = -12345.0f;
+                    t[i]->gemm[wt](n, w, wrow, nr, x, xrow, nx, want, OS, scratch);
+                    t[i]->gemm_packed[wt](n, packed, wrow, nr, x, xrow, nx, got, OS, scratch);
+                    n_checked++;
+                    EXPECT(memcmp(got, want, sizeof(float) * MAXX * OS) == 0,
+                           "(%s %s gemm_packed %lldx%lld differs from gemm on the rows; seed %llu)", t[i]->name,
+                           tr->name, (long long)nr, (long long)nx, (unsigned long long)seed);
+                }
+        }
+    printf("    %d gemm_packed calls checked\n", n_checked);
+    free(tmp);
+    free(w);
+    free(x);
+    free(packed);
+    free(got);
+    free(want);
+    free(scratch);
+}
+
 /* Softmax: every table within 2e-6 relative (per value) of the reference,
  * on scores of all magnitudes (exp's underflow included) and lengths up to
  * 1000: exp within 2 ulp (2.4e-7) plus the sum's rounding, whose order

@@ -183,7 +183,7 @@ static float *decode_logits(const char *path, bool no_repack, bool one_by_one, c
  * and the AVX-512 tables alike, both in place); so there the bound is also
  * twice what the scalar table differs by from the fastest, both in place. */
 TEST(kernels_model_repacked_matches_in_place) {
-    static const char *types[] = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"};
+    static const char *types[] = {"Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q6_K"};
     int32_t ids[256];
     int n = (int)tu_read_ints(slm_test_data("models/llama/prompt_tokens.txt"), ids, 256);
     ASSERT(n > 8);

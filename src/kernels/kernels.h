@@ -97,6 +97,8 @@ typedef struct {
     slm_vec_dot_tile_fn vec_dot_tile[SLM_TYPE_COUNT]; /* NULL: vec_dot per pair */
     slm_gemm_fn gemm[SLM_TYPE_COUNT];             /* NULL: tiles for batches too */
     slm_gemv_packed_fn gemv_packed[SLM_TYPE_COUNT]; /* non-NULL: matrices of the type are repacked at load */
+    slm_gemm_fn gemm_packed[SLM_TYPE_COUNT];      /* gemm over packed groups (w: groups of 16 * w_stride
+                                                   * bytes); NULL: groups are unpacked for gemm[] */
     slm_from_float_fn from_float[SLM_TYPE_COUNT]; /* converters for activation types, and F16 (KV cache) */
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     slm_attn_qk_fn attn_qk[SLM_TYPE_COUNT];       /* KV cache types F32, F16; NULL for others */

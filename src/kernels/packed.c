@@ -27,6 +27,9 @@ static bool shape_of(int type, pack_shape *s) {
     case SLM_TYPE_Q4_0: /* d | qs[16] */
         *s = (pack_shape){QK4_0, 1, 4, 0};
         return true;
+    case SLM_TYPE_Q5_0: /* d | qh[4], qs[16] */
+        *s = (pack_shape){QK5_0, 1, 1 + 4, 0};
+        return true;
     case SLM_TYPE_Q8_0: /* d | qs[32] */
         *s = (pack_shape){QK8_0, 1, 8, 0};
         return true;

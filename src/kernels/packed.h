@@ -16,6 +16,10 @@
  *     uint16 d[16]                 row r's fp16 scale
  *     uint8  qs[4][16][4]          qs[k][r][j] = row r's qs[4k + j]: low nibble
  *                                  value 4k + j, high nibble value 16 + 4k + j
+ *   Q5_0 (16 x 22 bytes per block column):
+ *     uint16 d[16]
+ *     uint32 qh[16]                row r's fifth bits (bit v: value v)
+ *     uint8  qs[4][16][4]          as Q4_0
  *   Q8_0 (16 x 34 bytes per block column):
  *     uint16 d[16]
  *     int8   qs[8][16][4]          qs[k][r][j] = row r's qs[4k + j] (value 4k + j)

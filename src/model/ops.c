@@ -227,10 +227,10 @@ static void matmul_worker(void *arg, int part, int n_parts) {
  * Packed weights (kernels/packed.h: groups of 16 interleaved rows). Parts are
  * ranges of groups. Decoding (fewer than MATMUL_GEMM_MIN_TOKENS tokens) runs
  * the table's gemv_packed over the range, up to SLM_TILE_COLS tokens per
- * pass. Batches, and tables without a packed kernel for the type, unpack a
- * few groups at a time into the thread's scratch (GGUF rows again, ~L2-sized)
- * and run the usual row path over them: for a prompt that costs about what
- * the gemm's own panel packing costs (1/tokens of the multiply).
+ * pass; batches its gemm_packed, which builds its panels straight from the
+ * groups. Tables without those kernels for the type unpack a few groups at a
+ * time into the thread's scratch (GGUF rows again, ~L2-sized) and run the
+ * usual row path over them.
  */
 #define MATMUL_UNPACK_BYTES (256 * 1024)
 
@@ -249,6 +249,15 @@ static void matmul_packed_worker(void *arg, int part, int n_parts) {
             gemv(t->n_in, t->w + (size_t)g0 * group_bytes, g1 - g0, t->xq + (size_t)j * t->xq_row, t->xq_row, nx,
                  t->Y + j * t->n_out + g0 * SLM_PACK_ROWS, (size_t)t->n_out, t->n_out - g0 * SLM_PACK_ROWS);
         }
+        return;
+    }
+    slm_gemm_fn gemm_packed = k->gemm_packed[t->type];
+    if (gemm_packed && t->n_tok >= MATMUL_GEMM_MIN_TOKENS) { /* the gemm builds its panels from the groups */
+        void *scratch = slm_pool_scratch(t->pool, slm_gemm_scratch_size(t->n_in, t->n_tok));
+        SLM_CHECK(scratch != NULL);
+        const int64_t r0 = g0 * SLM_PACK_ROWS, r1 = g1 * SLM_PACK_ROWS < t->n_out ? g1 * SLM_PACK_ROWS : t->n_out;
+        gemm_packed(t->n_in, t->w + (size_t)g0 * group_bytes, t->w_row, r1 - r0, t->xq, t->xq_row, t->n_tok, t->Y + r0,
+                    (size_t)t->n_out, scratch);
         return;
     }
     int64_t per = (int64_t)(MATMUL_UNPACK_BYTES / group_bytes);

@@ -13,14 +13,16 @@
  *
  * What stays in the mapping: the token embedding (one row per token is
  * read; a tied output gets its own copy), norms, biases and other small
- * tensors. The pages of every copied range are dropped from the mapping
- * (MADV_DONTNEED: a later read, e.g. `slm export --merge` reading the file's
- * tensors, faults them in again from the page cache), so resident memory
- * holds each weight once, at load as after it.
+ * tensors. The copies are read from the file (pread, several threads), not
+ * through the mapping, whose pages for them are never touched: resident
+ * memory holds each weight once, at load as after it, and a later reader of
+ * the file's tensors (`slm export --merge`) still finds them in the mapping.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -53,46 +55,72 @@ static size_t copy_size(const slm_tensor *t) {
 }
 
 /* Rows [r0, r1) of src (a multiple of 16 apart, but for the last) into dst,
- * the threads splitting them. */
+ * the threads splitting them, read from the file with pread: the copied
+ * ranges of the mapping are never touched, so they never count as resident
+ * memory, and reading (page cache -> huge pages, several threads) is far
+ * faster than faulting in 4 KiB pages of the mapping. */
 typedef struct {
     const slm_tensor *src;
     uint8_t *dst;
     bool pack;
     int64_t r0, r1; /* rows of all ne[2] matrices together when copying */
+    int fd;
+    off_t off;      /* file offset of row 0 */
+    slm_pool *pool; /* for the per-thread staging buffers */
+    atomic_int failed;
 } copy_task;
+
+static bool pread_full(int fd, uint8_t *p, size_t n, off_t off) {
+    while (n > 0) {
+        const ssize_t got = pread(fd, p, n, off);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return false;
+        p += got;
+        n -= (size_t)got;
+        off += got;
+    }
+    return true;
+}
+
+#define STAGE_BYTES (1u << 20) /* rows read at a time before packing */
 
 /* Part ith of nth: groups of 16 rows (packing) or a byte range (copying). */
 static void copy_worker(void *arg, int ith, int nth) {
-    const copy_task *c = arg;
+    copy_task *c = arg;
     const slm_tensor *t = c->src;
-    const uint8_t *src = t->data;
+    const size_t rb = t->row_bytes;
     if (!c->pack) {
-        const size_t b0 = (size_t)c->r0 * t->row_bytes, bytes = (size_t)(c->r1 - c->r0) * t->row_bytes;
+        const size_t b0 = (size_t)c->r0 * rb, bytes = (size_t)(c->r1 - c->r0) * rb;
         int64_t lo, hi;
         slm_split_range((int64_t)((bytes + 4095) / 4096), ith, nth, &lo, &hi);
         const size_t p0 = (size_t)lo * 4096, p1 = (size_t)hi * 4096 < bytes ? (size_t)hi * 4096 : bytes;
-        if (p0 < p1) memcpy(c->dst + b0 + p0, src + b0 + p0, p1 - p0);
+        if (p0 < p1 && !pread_full(c->fd, c->dst + b0 + p0, p1 - p0, c->off + (off_t)(b0 + p0))) c->failed = 1;
         return;
     }
     int64_t lo, hi;
     slm_split_range((c->r1 - c->r0 + SLM_PACK_ROWS - 1) / SLM_PACK_ROWS, ith, nth, &lo, &hi);
     lo += c->r0 / SLM_PACK_ROWS;
     hi += c->r0 / SLM_PACK_ROWS;
-    for (int64_t g = lo; g < hi; g++) {
-        const int64_t r0 = g * SLM_PACK_ROWS;
-        const int nr = (int)(t->ne[1] - r0 < SLM_PACK_ROWS ? t->ne[1] - r0 : SLM_PACK_ROWS);
-        slm_pack_rows(t->type, t->ne[0], src + (size_t)r0 * t->row_bytes, t->row_bytes, nr,
-                      c->dst + (size_t)g * SLM_PACK_ROWS * t->row_bytes);
+    int64_t per = (int64_t)(STAGE_BYTES / (SLM_PACK_ROWS * rb));
+    if (per < 1) per = 1;
+    uint8_t *stage = lo < hi ? slm_pool_scratch(c->pool, (size_t)per * SLM_PACK_ROWS * rb) : NULL;
+    if (lo < hi && !stage) {
+        c->failed = 2;
+        return;
     }
-}
-
-/* Drops the whole pages of [p, p + n) from the mapping (not those shared
- * with neighbouring tensors, nor anything outside the file's mapping). */
-static void drop_pages(const slm_model *m, const void *p, size_t n) {
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    const uintptr_t lo = ((uintptr_t)p + page - 1) / page * page, hi = ((uintptr_t)p + n) / page * page;
-    const uintptr_t base = (uintptr_t)m->gguf->base, end = base + m->gguf->size;
-    if (lo < hi && lo >= base && hi <= end) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    for (int64_t g0 = lo; g0 < hi; g0 += per) {
+        const int64_t g1 = g0 + per < hi ? g0 + per : hi, row0 = g0 * SLM_PACK_ROWS;
+        const int64_t rows = (g1 * SLM_PACK_ROWS < t->ne[1] ? g1 * SLM_PACK_ROWS : t->ne[1]) - row0;
+        if (!pread_full(c->fd, stage, (size_t)rows * rb, c->off + (off_t)((size_t)row0 * rb))) {
+            c->failed = 1;
+            return;
+        }
+        for (int64_t g = g0; g < g1; g++) {
+            const int64_t r = g * SLM_PACK_ROWS - row0;
+            const int nr = (int)(rows - r < SLM_PACK_ROWS ? rows - r : SLM_PACK_ROWS);
+            slm_pack_rows(t->type, t->ne[0], stage + (size_t)r * rb, rb, nr, c->dst + (size_t)g * SLM_PACK_ROWS * rb);
+        }
+    }
 }
 
 slm_status slm_model_repack(slm_model *m) {
@@ -113,26 +141,34 @@ slm_status slm_model_repack(slm_model *m) {
         return slm_err(SLM_ERR_NOMEM, "%s: cannot allocate %.1f MiB for the weights", m->gguf->path,
                        (double)total / 1048576.0);
     }
+    const int fd = open(m->gguf->path, O_RDONLY);
+    if (fd < 0) {
+        free(ts);
+        return slm_err(SLM_ERR_IO, "%s: cannot open to read the weights: %s", m->gguf->path, strerror(errno));
+    }
     uint8_t *dst = m->weights;
-    for (int i = 0; i < n; i++) {
+    slm_status st = SLM_OK;
+    for (int i = 0; i < n && !st; i++) {
         slm_tensor *t = ts[i];
-        copy_task c = {t, dst, packs(t), 0, 0};
-        /* in pieces of ~8 MiB, each piece's source pages dropped as soon as it is copied, so that
-         * resident memory never holds a large matrix twice (the tied output: the whole embedding);
-         * the embedding's pages go too: it is read a row at a time and faults them back */
+        copy_task c = {.src = t, .dst = dst, .pack = packs(t), .fd = fd, .pool = m->pool,
+                       .off = (off_t)((const uint8_t *)t->data - m->gguf->base)};
+        atomic_init(&c.failed, 0);
         const int64_t rows = t->ne[1] * t->ne[2];
-        int64_t step = (int64_t)((8u << 20) / t->row_bytes) / SLM_PACK_ROWS * SLM_PACK_ROWS;
+        int64_t step = (int64_t)((32u << 20) / t->row_bytes) / SLM_PACK_ROWS * SLM_PACK_ROWS;
         if (step < SLM_PACK_ROWS) step = SLM_PACK_ROWS;
-        for (c.r0 = 0; c.r0 < rows; c.r0 += step) {
+        for (c.r0 = 0; c.r0 < rows && !c.failed; c.r0 += step) {
             c.r1 = c.r0 + step < rows ? c.r0 + step : rows;
             slm_pool_run(m->pool, copy_worker, &c);
-            drop_pages(m, (const uint8_t *)t->data + (size_t)c.r0 * t->row_bytes,
-                       (size_t)(c.r1 - c.r0) * t->row_bytes);
         }
+        if (c.failed)
+            st = c.failed == 2 ? slm_err(SLM_ERR_NOMEM, "%s: out of memory repacking '%s'", m->gguf->path, t->name)
+                               : slm_err(SLM_ERR_IO, "%s: cannot read tensor '%s' (file truncated or unreadable)",
+                                         m->gguf->path, t->name);
         t->data = dst;
         t->packed = c.pack;
         dst += copy_size(t);
     }
+    close(fd);
     free(ts);
-    return SLM_OK;
+    return st;
 }

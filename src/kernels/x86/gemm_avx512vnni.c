@@ -38,6 +38,7 @@
 
 #include "base/fp16.h"
 #include "kernels/kscales.h"
+#include "kernels/packed.h"
 #include "kernels/x86/x86.h"
 #include "quant/blocks.h"
 
@@ -402,9 +403,14 @@ SLM_INLINE void panel_tokens(const int SB, const int Z, const int MIN, const int
     SLM_UNROLL for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(out + (size_t)t * os, m, acc[t]);
 }
 
-SLM_INLINE void gemm_run(unpack_fn unpack, const int SB, const int Z, const int MIN, const int Q81, const int KQ,
-                         int64_t n, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *x, size_t xs, int64_t nx,
-                         float *out, size_t os, void *scratch) {
+/* From packed groups (kernels/packed.h) the panel is built directly: the
+ * groups already hold 4 bytes of each of the 16 rows per 64 bytes, in the
+ * panel's order, so only levels are unpacked and scales converted. */
+typedef void (*panel_fn)(int64_t n, const uint8_t *group, gemm_scratch *s);
+
+SLM_INLINE void gemm_run(unpack_fn unpack, panel_fn from_group, const int SB, const int Z, const int MIN,
+                         const int Q81, const int KQ, int64_t n, const uint8_t *w, size_t ws, int64_t nr,
+                         const uint8_t *x, size_t xs, int64_t nx, float *out, size_t os, void *scratch) {
     const gemm_kind kd = {SB, Z, MIN, Q81, KQ}, *k = &kd;
     gemm_scratch s;
     const int64_t nsb = n / k->sb;
@@ -421,7 +427,8 @@ SLM_INLINE void gemm_run(unpack_fn unpack, const int SB, const int Z, const int 
     prepare_acts(k, n, x, xs, nx, &s);
     for (int64_t r0 = 0; r0 < nr; r0 += PR) {
         const int rows = (int)(nr - r0 < PR ? nr - r0 : PR);
-        pack_panel(unpack, k, n, w + (size_t)r0 * ws, ws, rows, &s);
+        if (from_group) from_group(n, w + (size_t)r0 * ws, &s); /* r0: a multiple of 16, a whole group */
+        else pack_panel(unpack, k, n, w + (size_t)r0 * ws, ws, rows, &s);
         int64_t t = 0;
 #define PANEL(NT) panel_tokens(SB, Z, MIN, Q81, KQ, n, &s, x, xs, t, NT, out + (size_t)t * os + r0, os, rows)
         for (; t + 4 <= nx; t += 4) PANEL(4);
@@ -533,7 +540,7 @@ GEMM_FLOAT_ENTRY(bf16, SLM_TYPE_BF16)
 #define GEMM_ENTRY(T, SB, Z, MIN, Q81, KQ)                                                                        \
     static void gemm_##T(int64_t n, const void *w, size_t ws, int64_t nr, const void *x, size_t xs, int64_t nx,   \
                          float *out, size_t os, void *scratch) {                                                  \
-        gemm_run(unpack_##T, SB, Z, MIN, Q81, KQ, n, w, ws, nr, x, xs, nx, out, os, scratch);                    \
+        gemm_run(unpack_##T, NULL, SB, Z, MIN, Q81, KQ, n, w, ws, nr, x, xs, nx, out, os, scratch);              \
     }
 GEMM_ENTRY(q4_0, 32, 8, 0, 0, 0)
 GEMM_ENTRY(q5_0, 32, 16, 0, 0, 0)
@@ -545,6 +552,137 @@ GEMM_ENTRY(q3_K, 16, 4, 0, 0, 1)
 GEMM_ENTRY(q4_K, 32, 0, 1, 0, 1)
 GEMM_ENTRY(q5_K, 32, 0, 1, 0, 1)
 GEMM_ENTRY(q6_K, 16, 32, 0, 0, 1)
+
+/* ======================================================================== */
+/* Panels from packed groups (the gemm_packed entries)                       */
+/* ======================================================================== */
+
+#define PANEL_UNIT(s, u) ((__m512i *)(void *)((s)->panel + (size_t)(u) * 512))
+
+static void panel_q4_0(int64_t n, const uint8_t *grp, gemm_scratch *s) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (int64_t b = 0; b < n / 32; b++) {
+        const uint8_t *c = grp + (size_t)b * PR * sizeof(block_q4_0);
+        _mm512_storeu_ps(s->psc + (size_t)b * PR, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)c)));
+        _mm512_storeu_ps(s->pmn + (size_t)b * PR, _mm512_setzero_ps());
+        __m512i *pl = PANEL_UNIT(s, b);
+        for (int k = 0; k < 4; k++) {
+            const __m512i q = _mm512_loadu_si512(c + 32 + 64 * k);
+            _mm512_store_si512(pl + k, _mm512_and_si512(q, m4));
+            _mm512_store_si512(pl + 4 + k, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+        }
+    }
+}
+
+/* Q5_0: the fifth bits as in gemv_packed_avx512vnni.c (byte k / 2 and 2 +
+ * k / 2 of each row's qh word spread over its 4 bytes, bit j picked). */
+static void panel_q5_0(int64_t n, const uint8_t *grp, gemm_scratch *s) {
+    const __m512i m4 = _mm512_set1_epi8(15), b16 = _mm512_set1_epi8(16);
+    const __m512i bits[2] = {_mm512_set1_epi32(0x08040201), _mm512_set1_epi32((int)0x80402010u)};
+    const __m512i lane = _mm512_set_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0, 0x0c0c0c0c, 0x08080808, 0x04040404, 0,
+                                          0x0c0c0c0c, 0x08080808, 0x04040404, 0, 0x0c0c0c0c, 0x08080808, 0x04040404, 0);
+    for (int64_t b = 0; b < n / 32; b++) {
+        const uint8_t *c = grp + (size_t)b * PR * sizeof(block_q5_0);
+        _mm512_storeu_ps(s->psc + (size_t)b * PR, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)c)));
+        _mm512_storeu_ps(s->pmn + (size_t)b * PR, _mm512_setzero_ps());
+        const __m512i qh = _mm512_loadu_si512(c + 32);
+        __m512i *pl = PANEL_UNIT(s, b);
+        for (int k = 0; k < 4; k++) {
+            const __m512i q = _mm512_loadu_si512(c + 96 + 64 * k);
+            const __m512i il = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(0x01010101u * (uint32_t)(k / 2))));
+            const __m512i ih = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(0x01010101u * (uint32_t)(2 + k / 2))));
+            const __mmask64 ml = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, il), bits[k % 2]);
+            const __mmask64 mh = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, ih), bits[k % 2]);
+            const __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+            _mm512_store_si512(pl + k, _mm512_mask_add_epi8(lo, ml, lo, b16));
+            _mm512_store_si512(pl + 4 + k, _mm512_mask_add_epi8(hi, mh, hi, b16));
+        }
+    }
+}
+
+static void panel_q8_0(int64_t n, const uint8_t *grp, gemm_scratch *s) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < n / 32; b++) {
+        const uint8_t *c = grp + (size_t)b * PR * sizeof(block_q8_0);
+        _mm512_storeu_ps(s->psc + (size_t)b * PR, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)c)));
+        _mm512_storeu_ps(s->pmn + (size_t)b * PR, _mm512_setzero_ps());
+        __m512i *pl = PANEL_UNIT(s, b);
+        for (int k = 0; k < 8; k++) _mm512_store_si512(pl + k, _mm512_xor_si512(_mm512_loadu_si512(c + 32 + 64 * k), flip));
+    }
+}
+
+/* Q4_K: unit 2c is the low nibbles of packed chunk c, unit 2c + 1 the high;
+ * scales and mins decoded lane-wise as in gemv_packed_avx512vnni.c. */
+static void panel_q4_K(int64_t n, const uint8_t *grp, gemm_scratch *s) {
+    const __m512i m4 = _mm512_set1_epi8(15), m6 = _mm512_set1_epi32(0x3f3f3f3f), m2 = _mm512_set1_epi32(0x03030303),
+                  m4w = _mm512_set1_epi32(0x0f0f0f0f), m8 = _mm512_set1_epi32(0xff);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const uint8_t *c = grp + (size_t)i * PR * sizeof(block_q4_K);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)c));
+        const __m512 dmw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(c + 32)));
+        const __m512i w0 = _mm512_loadu_si512(c + 64), w1 = _mm512_loadu_si512(c + 128), w2 = _mm512_loadu_si512(c + 192);
+        __m512i o[4];
+        o[0] = _mm512_and_si512(w0, m6);
+        o[1] = _mm512_or_si512(_mm512_and_si512(w2, m4w), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w0, 6), m2), 4));
+        o[2] = _mm512_and_si512(w1, m6);
+        o[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), m4w),
+                               _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w1, 6), m2), 4));
+        for (int j = 0; j < 8; j++) {
+            const __m512i sc = _mm512_and_si512(_mm512_srli_epi32(o[j / 4], 8 * (j % 4)), m8);
+            const __m512i mn = _mm512_and_si512(_mm512_srli_epi32(o[2 + j / 4], 8 * (j % 4)), m8);
+            _mm512_storeu_ps(s->psc + (size_t)(8 * i + j) * PR, _mm512_mul_ps(dw, _mm512_cvtepi32_ps(sc)));
+            _mm512_storeu_ps(s->pmn + (size_t)(8 * i + j) * PR, _mm512_mul_ps(dmw, _mm512_cvtepi32_ps(mn)));
+        }
+        for (int ch = 0; ch < 4; ch++) {
+            __m512i *lo = PANEL_UNIT(s, 8 * i + 2 * ch), *hi = PANEL_UNIT(s, 8 * i + 2 * ch + 1);
+            for (int k = 0; k < 8; k++) {
+                const __m512i q = _mm512_loadu_si512(c + 256 + (size_t)ch * 512 + 64 * k);
+                _mm512_store_si512(lo + k, _mm512_and_si512(q, m4));
+                _mm512_store_si512(hi + k, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+            }
+        }
+    }
+}
+
+/* Q6_K: unit 4h + kk (values 128h + 32kk ..) register g is, for kk < 2, the
+ * low nibbles of ql dword 8kk + g of half h, for kk >= 2 the high nibbles of
+ * dword 8(kk - 2) + g, with qh dword g's bits 2kk, 2kk + 1 on top. */
+static void panel_q6_K(int64_t n, const uint8_t *grp, gemm_scratch *s) {
+    const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const uint8_t *c = grp + (size_t)i * PR * sizeof(block_q6_K), *wd = c + 32;
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)c));
+        for (int j = 0; j < 16; j++) {
+            const __m512i sw = _mm512_loadu_si512(wd + 64 * (48 + j / 4));
+            const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(sw, 24 - 8 * (j % 4)), 24);
+            _mm512_storeu_ps(s->psc + (size_t)(16 * i + j) * PR, _mm512_mul_ps(dw, _mm512_cvtepi32_ps(sc)));
+            _mm512_storeu_ps(s->pmn + (size_t)(16 * i + j) * PR, _mm512_setzero_ps());
+        }
+        for (int h = 0; h < 2; h++)
+            for (int kk = 0; kk < 4; kk++) {
+                __m512i *pl = PANEL_UNIT(s, 8 * i + 4 * h + kk);
+                for (int g = 0; g < 8; g++) {
+                    const __m512i ql = _mm512_loadu_si512(wd + 64 * (16 * h + 8 * (kk & 1) + g));
+                    const __m512i qh = _mm512_loadu_si512(wd + 64 * (32 + 8 * h + g));
+                    const __m512i nib = kk < 2 ? _mm512_and_si512(ql, m4) : _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
+                    /* qh bits 2kk, 2kk + 1 to bits 4, 5 */
+                    const __m512i hb = kk < 2 ? _mm512_slli_epi16(qh, 4 - 2 * kk) : _mm512_srli_epi16(qh, 2 * kk - 4);
+                    _mm512_store_si512(pl + g, _mm512_or_si512(nib, _mm512_and_si512(hb, m30)));
+                }
+            }
+    }
+}
+
+#define GEMM_PACKED_ENTRY(T, SB, Z, MIN, Q81, KQ)                                                                  \
+    static void gemm_packed_##T(int64_t n, const void *w, size_t ws, int64_t nr, const void *x, size_t xs,        \
+                                int64_t nx, float *out, size_t os, void *scratch) {                                \
+        gemm_run(NULL, panel_##T, SB, Z, MIN, Q81, KQ, n, w, ws, nr, x, xs, nx, out, os, scratch);                 \
+    }
+GEMM_PACKED_ENTRY(q4_0, 32, 8, 0, 0, 0)
+GEMM_PACKED_ENTRY(q5_0, 32, 16, 0, 0, 0)
+GEMM_PACKED_ENTRY(q8_0, 32, 128, 0, 0, 0)
+GEMM_PACKED_ENTRY(q4_K, 32, 0, 1, 0, 1)
+GEMM_PACKED_ENTRY(q6_K, 16, 32, 0, 0, 1)
 
 void slm_avx512vnni_set_gemm(slm_kernel_table *t) {
     t->gemm[SLM_TYPE_F32] = gemm_f32;
@@ -560,6 +698,11 @@ void slm_avx512vnni_set_gemm(slm_kernel_table *t) {
     t->gemm[SLM_TYPE_Q4_K] = gemm_q4_K;
     t->gemm[SLM_TYPE_Q5_K] = gemm_q5_K;
     t->gemm[SLM_TYPE_Q6_K] = gemm_q6_K;
+    t->gemm_packed[SLM_TYPE_Q4_0] = gemm_packed_q4_0;
+    t->gemm_packed[SLM_TYPE_Q5_0] = gemm_packed_q5_0;
+    t->gemm_packed[SLM_TYPE_Q8_0] = gemm_packed_q8_0;
+    t->gemm_packed[SLM_TYPE_Q4_K] = gemm_packed_q4_K;
+    t->gemm_packed[SLM_TYPE_Q6_K] = gemm_packed_q6_K;
 }
 
 #if defined(__clang__)

@@ -12,6 +12,7 @@
  *
  * Same integer sums as the reference (ref/kernels_ref_int.c), in lanes:
  *   Q4_0·Q8_0  acc_r += (d_r dy) * (sum q*y - 8 * sum y)
+ *   Q5_0·Q8_0  acc_r += (d_r dy) * (sum q*y - 16 * sum y)
  *   Q8_0·Q8_0  acc_r += (d_r dy) * (sum (q+128)*y - 128 * sum y)   (VPDPBUSD
  *              takes unsigned bytes: the levels move up by 128)
  *   Q4_K·Q8_K  acc_r += dy d_r * sum_j sc_rj S_rj - dy dmin_r * sum_j m_rj B_j
@@ -104,6 +105,60 @@ SLM_INLINE void q4_0_groups(const int NX, int64_t nb, const uint8_t *w, int64_t 
     }
 }
 
+/* Q5_0: levels 0..31 = nibble | bit v of the block's qh word << 4, offset
+ * -16 sum y. Dword k of the nibbles holds values 4k + j (low) and 16 + 4k +
+ * j (high); their fifth bits are bits 4 (k % 2) + j of qh byte k / 2 (low)
+ * and byte 2 + k / 2 (high): VPSHUFB spreads that byte of each row's qh word
+ * over the row's 4 bytes, VPTESTMB picks bit j in byte j. */
+#define Q5_0_COL (SLM_PACK_ROWS * sizeof(block_q5_0))
+
+SLM_INLINE __m512i spread_byte(int b) { /* in each dword, 4 copies of its byte b */
+    const int32_t v = (int32_t)(0x01010101u * (uint32_t)b);
+    return _mm512_add_epi32(_mm512_set1_epi32(v), _mm512_set_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0,
+                                                                  0x0c0c0c0c, 0x08080808, 0x04040404, 0,
+                                                                  0x0c0c0c0c, 0x08080808, 0x04040404, 0,
+                                                                  0x0c0c0c0c, 0x08080808, 0x04040404, 0));
+}
+
+SLM_INLINE void q5_0_groups(const int NX, int64_t nb, const uint8_t *w, int64_t ng, const uint8_t *x, size_t xs,
+                            float *out, size_t os, int64_t n_rows, const int32_t *zy, const float *dy, int pre) {
+    const __m512i m4 = _mm512_set1_epi8(15), b16 = _mm512_set1_epi8(16);
+    const __m512i bits[2] = {_mm512_set1_epi32(0x08040201), _mm512_set1_epi32((int)0x80402010u)};
+    for (int64_t g = 0; g < ng; g++) {
+        const uint8_t *gp = w + (size_t)g * (size_t)nb * Q5_0_COL;
+        __m512 acc[4];
+        SLM_UNROLL for (int t = 0; t < NX; t++) acc[t] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *c = gp + (size_t)b * Q5_0_COL;
+            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)c));
+            const __m512i qh = _mm512_loadu_si512(c + 32);
+            __m512i lo[4], hi[4];
+            SLM_UNROLL for (int k = 0; k < 4; k++) {
+                const __m512i q = _mm512_loadu_si512(c + 96 + 64 * k);
+                const __mmask64 ml = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, spread_byte(k / 2)), bits[k % 2]);
+                const __mmask64 mh = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, spread_byte(2 + k / 2)), bits[k % 2]);
+                lo[k] = _mm512_and_si512(q, m4);
+                hi[k] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                lo[k] = _mm512_mask_add_epi8(lo[k], ml, lo[k], b16);
+                hi[k] = _mm512_mask_add_epi8(hi[k], mh, hi[k], b16);
+            }
+            SLM_UNROLL for (int t = 0; t < NX; t++) {
+                const block_q8_0 *y = XROW(block_q8_0, x, xs, t) + b;
+                const int32_t z = pre ? zy[t * nb + b] : -16 * sum32(y->qs);
+                const float d = pre ? dy[t * nb + b] : slm_fp16_to_fp32(y->d);
+                __m512i s0 = _mm512_set1_epi32(z), s1 = _mm512_setzero_si512();
+                SLM_UNROLL for (int k = 0; k < 4; k++) {
+                    s0 = _mm512_dpbusd_epi32(s0, lo[k], bcast4(y->qs + 4 * k));
+                    s1 = _mm512_dpbusd_epi32(s1, hi[k], bcast4(y->qs + 16 + 4 * k));
+                }
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
+                                         _mm512_mul_ps(dw, _mm512_set1_ps(d)), acc[t]);
+            }
+        }
+        SLM_UNROLL for (int t = 0; t < NX; t++) store_rows(out + (size_t)t * os + g * 16, acc[t], n_rows - g * 16);
+    }
+}
+
 /* Q8_0: levels + 128 (unsigned), offset -128 sum y. */
 #define Q8_0_COL (SLM_PACK_ROWS * sizeof(block_q8_0))
 
@@ -164,6 +219,7 @@ SLM_INLINE void q8_0_terms(const uint8_t *x, size_t xs, int nx, int64_t nb, int 
         }                                                                                                       \
     }
 LEGACY_ENTRY(q4_0, 8)
+LEGACY_ENTRY(q5_0, 16)
 LEGACY_ENTRY(q8_0, 128)
 
 /* ======================================================================== */
@@ -343,6 +399,7 @@ static void gemv_q6_K(int64_t n, const uint8_t *w, int64_t ng, const void *xv, s
 
 void slm_avx512vnni_set_gemv_packed(slm_kernel_table *t) {
     t->gemv_packed[SLM_TYPE_Q4_0] = gemv_q4_0;
+    t->gemv_packed[SLM_TYPE_Q5_0] = gemv_q5_0;
     t->gemv_packed[SLM_TYPE_Q8_0] = gemv_q8_0;
     t->gemv_packed[SLM_TYPE_Q4_K] = gemv_q4_K;
     t->gemv_packed[SLM_TYPE_Q6_K] = gemv_q6_K;
