@@ -641,6 +641,10 @@ TEST(kernels_packed_layout_round_trip) {
             slm_unpack_rows(wt, n, packed + (size_t)g * SLM_PACK_ROWS * row, gr, back + (size_t)g * SLM_PACK_ROWS * row, row);
         }
         EXPECT(memcmp(w, back, row * nr) == 0, "(%s: unpacked rows differ from the originals)", tr->name);
+        for (int64_t rr = 0; rr < nr; rr++) { /* one row at a time (the tied embedding's rows) */
+            slm_unpack_row(wt, n, packed + (size_t)(rr / SLM_PACK_ROWS) * SLM_PACK_ROWS * row, (int)(rr % SLM_PACK_ROWS), back);
+            EXPECT(memcmp(back, w + (size_t)rr * row, row) == 0, "(%s: row %lld alone differs)", tr->name, (long long)rr);
+        }
         /* the last group: rows 32..36 real, 37..47 padding, all zero */
         uint8_t *pad = malloc(SLM_PACK_ROWS * row);
         ASSERT(pad);

@@ -70,19 +70,29 @@ void slm_pack_rows(int type, int64_t n, const uint8_t *src, size_t src_stride, i
     }
 }
 
-void slm_unpack_rows(int type, int64_t n, const uint8_t *group, int nr, uint8_t *dst, size_t dst_stride) {
+/* Rows r0 .. r0 + nr - 1 of one group -> dst + i * dst_stride. */
+static void unpack_range(int type, int64_t n, const uint8_t *group, int r0, int nr, uint8_t *dst, size_t dst_stride) {
     pack_shape s = {0, 0, 0, 0};
-    SLM_CHECK(shape_of(type, &s) && nr >= 1 && nr <= SLM_PACK_ROWS && n % s.block_values == 0);
+    SLM_CHECK(shape_of(type, &s) && r0 >= 0 && nr >= 1 && r0 + nr <= SLM_PACK_ROWS && n % s.block_values == 0);
     const size_t bb = 2 * (size_t)s.n_half + 4 * (size_t)s.n_words;
     const int64_t nb = n / s.block_values;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *col = group + (size_t)b * bb * SLM_PACK_ROWS;
         const uint8_t *words = col + 2 * (size_t)s.n_half * SLM_PACK_ROWS;
-        for (int r = 0; r < nr; r++) {
-            uint8_t *blk = dst + (size_t)r * dst_stride + (size_t)b * bb;
+        for (int i = 0; i < nr; i++) {
+            const int r = r0 + i;
+            uint8_t *blk = dst + (size_t)i * dst_stride + (size_t)b * bb;
             uint8_t *bh = blk + (s.half_last ? 4 * (size_t)s.n_words : 0), *bw = blk + (s.half_last ? 0 : 2 * (size_t)s.n_half);
             for (int h = 0; h < s.n_half; h++) memcpy(bh + 2 * h, col + 2 * ((size_t)h * SLM_PACK_ROWS + r), 2);
             for (int q = 0; q < s.n_words; q++) memcpy(bw + 4 * q, words + 4 * ((size_t)q * SLM_PACK_ROWS + r), 4);
         }
     }
+}
+
+void slm_unpack_rows(int type, int64_t n, const uint8_t *group, int nr, uint8_t *dst, size_t dst_stride) {
+    unpack_range(type, n, group, 0, nr, dst, dst_stride);
+}
+
+void slm_unpack_row(int type, int64_t n, const uint8_t *group, int r, uint8_t *dst) {
+    unpack_range(type, n, group, r, 1, dst, 0);
 }

@@ -68,5 +68,7 @@ void slm_pack_rows(int type, int64_t n, const uint8_t *src, size_t src_stride, i
 
 /* The inverse: the first nr rows of one group -> dst + r * dst_stride. */
 void slm_unpack_rows(int type, int64_t n, const uint8_t *group, int nr, uint8_t *dst, size_t dst_stride);
+/* Row r (0..15) of one group -> dst (one GGUF row). */
+void slm_unpack_row(int type, int64_t n, const uint8_t *group, int r, uint8_t *dst);
 
 #endif

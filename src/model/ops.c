@@ -2,6 +2,7 @@
 #include "model/ops.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -331,7 +332,16 @@ void slm_kv_write(int kv_type, const float *src, void *dst, int64_t n) {
 }
 
 void slm_tensor_get_row(const slm_tensor *t, int64_t r, float *out) {
-    SLM_CHECK(!t->packed); /* embeddings stay in GGUF rows (repack.c) */
+    if (t->packed) { /* a tied embedding read from the output's packed copy (repack.c): the row back out of its group */
+        uint8_t local[16384];
+        uint8_t *row = t->row_bytes <= sizeof local ? local : malloc(t->row_bytes);
+        SLM_CHECK(row != NULL);
+        slm_unpack_row(t->type, t->ne[0], (const uint8_t *)t->data + (size_t)(r / SLM_PACK_ROWS) * SLM_PACK_ROWS * t->row_bytes,
+                       (int)(r % SLM_PACK_ROWS), row);
+        slm_type_traits_get(t->type)->to_float(row, out, t->ne[0]);
+        if (row != local) free(row);
+        return;
+    }
     const uint8_t *row = (const uint8_t *)t->data + (size_t)r * t->row_bytes;
     if (t->type == SLM_TYPE_F32) {
         memcpy(out, row, (size_t)t->ne[0] * sizeof(float));

@@ -339,6 +339,11 @@ SLM_INLINE void q6_K_groups(const int NX, int64_t nb, const uint8_t *w, int64_t 
         SLM_UNROLL for (int t = 0; t < NX; t++) acc[t] = _mm512_setzero_ps();
         for (int64_t i = 0; i < nb; i++) {
             const uint8_t *c = gp + (size_t)i * Q6_K_COL, *wd = c + 32; /* words: ql 0..31, qh 32..47, scales 48..51 */
+            /* the loop below reads a column in three interleaved runs (ql, qh, scales), which the
+             * hardware prefetcher follows poorly (measured from memory, 2 threads: 13 GB/s, against
+             * 29 for the rows one by one): fetch the column 4 ahead into L2, whole (then 34 GB/s;
+             * 2 or 3 ahead, or into L1, measured slower) */
+            for (int l = 0; l < (int)Q6_K_COL; l += 64) _mm_prefetch((const char *)c + 4 * Q6_K_COL + l, _MM_HINT_T1);
             const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)c));
             const block_q8_K *y[4];
             __m512i isum[4];
