@@ -81,10 +81,10 @@ typedef struct {
                         * misses. Default: true on Linux with transparent huge pages, else false
                         * (model_load.c says why) */
     bool no_repack;    /* use the weights where the file puts them (mapped, or read with no_mmap). Default
-                        * (false): the GGUF file is mapped and the matrices generation streams are copied
-                        * into owned huge-page memory, interleaved for the kernels where the CPU's kernel
-                        * table has a layout for their type (Q4_0, Q4_K with AVX-512 VNNI), so resident
-                        * memory still holds each weight once (src/model/repack.c) */
+                        * (false): the GGUF file is mapped, and the matrices whose type the CPU's kernel
+                        * table has an interleaved kernel for (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K with AVX-512
+                        * VNNI) are read into owned huge-page memory, 16 rows interleaved; resident memory
+                        * still holds each weight once (src/model/repack.c) */
 } slm_model_params;
 
 slm_model_params slm_model_default_params(void);

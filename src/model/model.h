@@ -141,16 +141,15 @@ struct slm_model {
     slm_pool *pool;
     uint64_t n_params;
     bool output_tied;     /* output is tok_embd's matrix (its own packed copy when repacked) */
-    uint8_t *weights;     /* owned copies of the streamed matrices (repack.c), or NULL */
+    uint8_t *weights;     /* owned packed copies of the streamed matrices (repack.c), or NULL */
     size_t weights_alloc; /* for slm_huge_free */
 };
 
-/* Copies the matrices the forward pass streams (attention and FFN
- * projections, experts, the output) out of the file mapping into one owned
- * huge-page buffer, each matrix interleaved (kernels/packed.h) where the
- * kernel table has a packed kernel for its type and copied as it is
- * otherwise, and drops the mapping's pages of what it copied. Needs m->pool.
- * repack.c. */
+/* Packs the matrices the forward pass streams (attention and FFN
+ * projections, the output) whose type the kernel table has a packed kernel
+ * for into one owned huge-page buffer, 16 rows interleaved per group
+ * (kernels/packed.h), read from the file; the others stay in the mapping.
+ * Needs m->pool. repack.c. */
 slm_status slm_model_repack(slm_model *m);
 
 /* An architecture: reads its hyper-parameters and binds its tensors. */

@@ -30,6 +30,10 @@
  * on a quiet machine, and 0-15% slower on a busy one. The price is a copy at
  * load, ~0.2 s per GB (the mapping pays page faults during the first tokens
  * instead). Elsewhere (THP off, other systems) the mapping is the default.
+ * This applies with no_repack only: by default the file is mapped and the
+ * matrices with an interleaved kernel are read into huge pages (repack.c),
+ * the rest used in place (re-measured on the same VM: F16 generation from the
+ * mapping within noise of huge pages, and faster to the first token).
  */
 static bool g_read_default;
 

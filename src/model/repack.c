@@ -1,22 +1,27 @@
 /*
- * repack.c — slm_model_repack(): the weights decoding streams, moved at load
- * from the file mapping into owned memory laid out for the kernels.
+ * repack.c — slm_model_repack(): the matrices decoding streams whose type
+ * has an interleaved layout the kernel table runs (kernels/packed.h: Q4_0,
+ * Q5_0, Q8_0, Q4_K, Q6_K on AVX-512 VNNI), moved at load from the file
+ * mapping into owned huge-page memory, 16 rows interleaved per group.
  *
- * Why: generating a token reads every matrix once, so how the bytes sit in
- * memory sets the speed. In huge pages (2 MiB, where the OS has transparent
- * huge pages) the stream costs far fewer TLB misses than through a file
- * mapping's 4 KiB pages (model_load.c measured ~2x), and for the types with
- * an interleaved layout (kernels/packed.h: Q4_0, Q4_K on AVX-512 VNNI) a
- * group of 16 rows is dotted at once, which takes 4-bit decoding from
- * compute- to memory-bound on few cores. The packed bytes are a permutation
- * of the GGUF blocks, so the copy is the same size as the original.
+ * Why: generating a token reads every matrix once; a row-by-row dot of 4-bit
+ * blocks spends more instructions per byte than two cores can issue while
+ * memory delivers (measured here: 17 GB/s per core in cache against ~30 GB/s
+ * of memory for both), and a group of 16 rows is dotted for about a third of
+ * the instructions, so decoding becomes memory-bound. The packed bytes are a
+ * permutation of the GGUF blocks: the copy is the same size as the original.
  *
- * What stays in the mapping: the token embedding (one row per token is
- * read; a tied output gets its own copy), norms, biases and other small
- * tensors. The copies are read from the file (pread, several threads), not
- * through the mapping, whose pages for them are never touched: resident
- * memory holds each weight once, at load as after it, and a later reader of
- * the file's tensors (`slm export --merge`) still finds them in the mapping.
+ * Everything else stays in the mapping and is used in place (as llama.cpp
+ * does): float matrices, types without a packed kernel, norms, the token
+ * embedding (a tied one reads its rows from the output's copy when that is
+ * packed). Copying those into huge pages as well measured no faster to
+ * decode on this machine and slower to the first token (the kernel zeroes
+ * every fresh page: 1-3 s for a 2.5 GB F16 model on this VM).
+ *
+ * The copies are read from the file (pread, several threads), not through
+ * the mapping, whose pages for them are never touched: resident memory holds
+ * each weight once, at load as after it, and a later reader of the file's
+ * tensors (`slm export --merge`) still finds them in the mapping.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +36,9 @@
 #include "kernels/packed.h"
 #include "model/model.h"
 
-/* The matrices to copy: up to 8 per layer and the output. */
+static bool packs(const slm_tensor *t);
+
+/* The matrices to pack: those of the attention and FFN and the output. */
 static int streamed(slm_model *m, slm_tensor **out, int cap) {
     int n = 0;
     for (int il = 0; il < m->hp.n_layer; il++) {
@@ -39,9 +46,9 @@ static int streamed(slm_model *m, slm_tensor **out, int cap) {
         slm_tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down,
                             &L->ffn_gate_exps, &L->ffn_up_exps, &L->ffn_down_exps};
         for (size_t i = 0; i < sizeof ts / sizeof *ts; i++)
-            if (ts[i]->data && n < cap) out[n++] = ts[i];
+            if (ts[i]->data && packs(ts[i]) && n < cap) out[n++] = ts[i];
     }
-    if (m->output.data && n < cap) out[n++] = &m->output;
+    if (m->output.data && packs(&m->output) && n < cap) out[n++] = &m->output;
     return n;
 }
 
@@ -49,21 +56,17 @@ static bool packs(const slm_tensor *t) {
     return t->n_dims == 2 && slm_pack_type(t->type) && slm_kernels()->gemv_packed[t->type] != NULL;
 }
 
-static size_t copy_size(const slm_tensor *t) {
-    const size_t plain = t->row_bytes * (size_t)t->ne[1] * (size_t)t->ne[2];
-    return ((packs(t) ? slm_packed_size(t->row_bytes, t->ne[1]) : plain) + 63) / 64 * 64;
-}
+static size_t copy_size(const slm_tensor *t) { return (slm_packed_size(t->row_bytes, t->ne[1]) + 63) / 64 * 64; }
 
-/* Rows [r0, r1) of src (a multiple of 16 apart, but for the last) into dst,
- * the threads splitting them, read from the file with pread: the copied
+/* Rows [r0, r1) of src (a multiple of 16 apart, but for the last) packed
+ * into dst, the threads splitting them, read from the file with pread: the copied
  * ranges of the mapping are never touched, so they never count as resident
  * memory, and reading (page cache -> huge pages, several threads) is far
  * faster than faulting in 4 KiB pages of the mapping. */
 typedef struct {
     const slm_tensor *src;
     uint8_t *dst;
-    bool pack;
-    int64_t r0, r1; /* rows of all ne[2] matrices together when copying */
+    int64_t r0, r1;
     int fd;
     off_t off;      /* file offset of row 0 */
     slm_pool *pool; /* for the per-thread staging buffers */
@@ -84,19 +87,11 @@ static bool pread_full(int fd, uint8_t *p, size_t n, off_t off) {
 
 #define STAGE_BYTES (1u << 20) /* rows read at a time before packing */
 
-/* Part ith of nth: groups of 16 rows (packing) or a byte range (copying). */
+/* Part ith of nth: a share of the groups of 16 rows. */
 static void copy_worker(void *arg, int ith, int nth) {
     copy_task *c = arg;
     const slm_tensor *t = c->src;
     const size_t rb = t->row_bytes;
-    if (!c->pack) {
-        const size_t b0 = (size_t)c->r0 * rb, bytes = (size_t)(c->r1 - c->r0) * rb;
-        int64_t lo, hi;
-        slm_split_range((int64_t)((bytes + 4095) / 4096), ith, nth, &lo, &hi);
-        const size_t p0 = (size_t)lo * 4096, p1 = (size_t)hi * 4096 < bytes ? (size_t)hi * 4096 : bytes;
-        if (p0 < p1 && !pread_full(c->fd, c->dst + b0 + p0, p1 - p0, c->off + (off_t)(b0 + p0))) c->failed = 1;
-        return;
-    }
     int64_t lo, hi;
     slm_split_range((c->r1 - c->r0 + SLM_PACK_ROWS - 1) / SLM_PACK_ROWS, ith, nth, &lo, &hi);
     lo += c->r0 / SLM_PACK_ROWS;
@@ -150,10 +145,10 @@ slm_status slm_model_repack(slm_model *m) {
     slm_status st = SLM_OK;
     for (int i = 0; i < n && !st; i++) {
         slm_tensor *t = ts[i];
-        copy_task c = {.src = t, .dst = dst, .pack = packs(t), .fd = fd, .pool = m->pool,
+        copy_task c = {.src = t, .dst = dst, .fd = fd, .pool = m->pool,
                        .off = (off_t)((const uint8_t *)t->data - m->gguf->base)};
         atomic_init(&c.failed, 0);
-        const int64_t rows = t->ne[1] * t->ne[2];
+        const int64_t rows = t->ne[1];
         int64_t step = (int64_t)((32u << 20) / t->row_bytes) / SLM_PACK_ROWS * SLM_PACK_ROWS;
         if (step < SLM_PACK_ROWS) step = SLM_PACK_ROWS;
         for (c.r0 = 0; c.r0 < rows && !c.failed; c.r0 += step) {
@@ -165,7 +160,7 @@ slm_status slm_model_repack(slm_model *m) {
                                : slm_err(SLM_ERR_IO, "%s: cannot read tensor '%s' (file truncated or unreadable)",
                                          m->gguf->path, t->name);
         t->data = dst;
-        t->packed = c.pack;
+        t->packed = true;
         dst += copy_size(t);
     }
     close(fd);
@@ -173,7 +168,7 @@ slm_status slm_model_repack(slm_model *m) {
     /* A tied embedding reads its rows from the output's copy too: read through the mapping, each
      * token's row would map the 64 KiB around it (the kernel's fault-around), measured +38 MiB of
      * resident memory over a 512-token prompt on SmolLM2-135M F16. */
-    if (!st && m->output_tied) {
+    if (!st && m->output_tied && m->output.packed) {
         m->tok_embd.data = m->output.data;
         m->tok_embd.packed = m->output.packed;
     }

@@ -151,8 +151,8 @@ slm_model *cli_load_model_params(const char *path, const slm_model_params *mp) {
 const char cli_memory_help[] =
     "  --mmap              use the weights in place in the mapped file (shared page cache, no copy)\n"
     "  --no-mmap           read the whole file into (huge-page) memory and use the weights in place\n"
-    "                      (default: the matrices are copied into huge-page memory, interleaved for\n"
-    "                      the kernels where the CPU has a packed kernel for their type)\n"
+    "                      (default: mapped, and the matrices the CPU has an interleaved kernel for\n"
+    "                      are read into huge-page memory, 16 rows interleaved)\n"
     "  --kv-type T         KV cache values: f32 (default) or f16 (half the memory)\n";
 
 bool cli_memory_option(int argc, char **argv, int *i, slm_model_params *mp, slm_ctx_params *cp, bool *handled) {

@@ -186,7 +186,7 @@ int cmd_bench(int argc, char **argv) {
                 printf("\n");
             }
             printf("peak RSS %.1f MiB (KV cache %s, weights %s)\n", rss / 1048576.0, kv_name,
-                   !mp.no_repack ? "copied, interleaved where the kernels have a layout"
+                   !mp.no_repack ? "mapped, interleaved copies where the kernels have a layout"
                    : mp.no_mmap  ? "read into memory"
                                  : "mapped");
         }
