@@ -65,54 +65,13 @@ SLM_INLINE void store_rows(float *out, __m512 v, int64_t rows_left) {
 }
 
 /* ======================================================================== */
-/* Q4_0 x Q8_0                                                               */
+/* Legacy blocks (Q4_0, Q5_0, Q8_0) x Q8_0                                   */
 /* ======================================================================== */
 
-#define Q4_0_COL (SLM_PACK_ROWS * sizeof(block_q4_0)) /* bytes of one block column of a group */
+#define COL_BYTES(T) (SLM_PACK_ROWS * sizeof(T)) /* bytes of one block column of a group */
 
-/* Groups [0, ng) against NX tokens; zy[t][b] = -8 * sum y, dy[t][b] = the
- * token's block scale (pre = 1), or formed here per block (pre = 0). */
-SLM_INLINE void q4_0_groups(const int NX, int64_t nb, const uint8_t *w, int64_t ng, const uint8_t *x, size_t xs,
-                            float *out, size_t os, int64_t n_rows, const int32_t *zy, const float *dy, int pre) {
-    const __m512i m4 = _mm512_set1_epi8(15);
-    for (int64_t g = 0; g < ng; g++) {
-        const uint8_t *gp = w + (size_t)g * (size_t)nb * Q4_0_COL;
-        __m512 acc[4];
-        SLM_UNROLL for (int t = 0; t < NX; t++) acc[t] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *c = gp + (size_t)b * Q4_0_COL;
-            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)c));
-            __m512i lo[4], hi[4];
-            SLM_UNROLL for (int k = 0; k < 4; k++) {
-                const __m512i q = _mm512_loadu_si512(c + 32 + 64 * k);
-                lo[k] = _mm512_and_si512(q, m4);
-                hi[k] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-            }
-            SLM_UNROLL for (int t = 0; t < NX; t++) {
-                const block_q8_0 *y = XROW(block_q8_0, x, xs, t) + b;
-                const int32_t z = pre ? zy[t * nb + b] : -8 * sum32(y->qs);
-                const float d = pre ? dy[t * nb + b] : slm_fp16_to_fp32(y->d);
-                __m512i s0 = _mm512_set1_epi32(z), s1 = _mm512_setzero_si512();
-                SLM_UNROLL for (int k = 0; k < 4; k++) {
-                    s0 = _mm512_dpbusd_epi32(s0, lo[k], bcast4(y->qs + 4 * k));
-                    s1 = _mm512_dpbusd_epi32(s1, hi[k], bcast4(y->qs + 16 + 4 * k));
-                }
-                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
-                                         _mm512_mul_ps(dw, _mm512_set1_ps(d)), acc[t]);
-            }
-        }
-        SLM_UNROLL for (int t = 0; t < NX; t++) store_rows(out + (size_t)t * os + g * 16, acc[t], n_rows - g * 16);
-    }
-}
-
-/* Q5_0: levels 0..31 = nibble | bit v of the block's qh word << 4, offset
- * -16 sum y. Dword k of the nibbles holds values 4k + j (low) and 16 + 4k +
- * j (high); their fifth bits are bits 4 (k % 2) + j of qh byte k / 2 (low)
- * and byte 2 + k / 2 (high): VPSHUFB spreads that byte of each row's qh word
- * over the row's 4 bytes, VPTESTMB picks bit j in byte j. */
-#define Q5_0_COL (SLM_PACK_ROWS * sizeof(block_q5_0))
-
-SLM_INLINE __m512i spread_byte(int b) { /* in each dword, 4 copies of its byte b */
+/* In each dword, 4 copies of its byte b (a VPSHUFB index). */
+SLM_INLINE __m512i spread_byte(int b) {
     const int32_t v = (int32_t)(0x01010101u * (uint32_t)b);
     return _mm512_add_epi32(_mm512_set1_epi32(v), _mm512_set_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0,
                                                                   0x0c0c0c0c, 0x08080808, 0x04040404, 0,
@@ -120,64 +79,53 @@ SLM_INLINE __m512i spread_byte(int b) { /* in each dword, 4 copies of its byte b
                                                                   0x0c0c0c0c, 0x08080808, 0x04040404, 0));
 }
 
-SLM_INLINE void q5_0_groups(const int NX, int64_t nb, const uint8_t *w, int64_t ng, const uint8_t *x, size_t xs,
-                            float *out, size_t os, int64_t n_rows, const int32_t *zy, const float *dy, int pre) {
-    const __m512i m4 = _mm512_set1_epi8(15), b16 = _mm512_set1_epi8(16);
-    const __m512i bits[2] = {_mm512_set1_epi32(0x08040201), _mm512_set1_epi32((int)0x80402010u)};
-    for (int64_t g = 0; g < ng; g++) {
-        const uint8_t *gp = w + (size_t)g * (size_t)nb * Q5_0_COL;
-        __m512 acc[4];
-        SLM_UNROLL for (int t = 0; t < NX; t++) acc[t] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *c = gp + (size_t)b * Q5_0_COL;
-            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)c));
-            const __m512i qh = _mm512_loadu_si512(c + 32);
-            __m512i lo[4], hi[4];
-            SLM_UNROLL for (int k = 0; k < 4; k++) {
-                const __m512i q = _mm512_loadu_si512(c + 96 + 64 * k);
-                const __mmask64 ml = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, spread_byte(k / 2)), bits[k % 2]);
-                const __mmask64 mh = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, spread_byte(2 + k / 2)), bits[k % 2]);
-                lo[k] = _mm512_and_si512(q, m4);
-                hi[k] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-                lo[k] = _mm512_mask_add_epi8(lo[k], ml, lo[k], b16);
-                hi[k] = _mm512_mask_add_epi8(hi[k], mh, hi[k], b16);
-            }
-            SLM_UNROLL for (int t = 0; t < NX; t++) {
-                const block_q8_0 *y = XROW(block_q8_0, x, xs, t) + b;
-                const int32_t z = pre ? zy[t * nb + b] : -16 * sum32(y->qs);
-                const float d = pre ? dy[t * nb + b] : slm_fp16_to_fp32(y->d);
-                __m512i s0 = _mm512_set1_epi32(z), s1 = _mm512_setzero_si512();
-                SLM_UNROLL for (int k = 0; k < 4; k++) {
-                    s0 = _mm512_dpbusd_epi32(s0, lo[k], bcast4(y->qs + 4 * k));
-                    s1 = _mm512_dpbusd_epi32(s1, hi[k], bcast4(y->qs + 16 + 4 * k));
-                }
-                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
-                                         _mm512_mul_ps(dw, _mm512_set1_ps(d)), acc[t]);
-            }
+/* The unsigned levels of one block column c: lv[k] holds values 4k .. 4k+3
+ * of the 16 rows (k < 8).
+ *   Q4_0: dword k < 4 of the nibbles holds values 4k + j (low) and 16 + 4k + j (high);
+ *   Q5_0: the same, | the fifth bit: bits 4 (k % 2) + j of qh byte k / 2 (low) and byte 2 + k / 2
+ *         (high), which VPSHUFB spreads over the row's 4 bytes and VPTESTMB picks bit j in byte j;
+ *   Q8_0: dword k is values 4k + j, + 128 (VPDPBUSD takes unsigned bytes). */
+SLM_INLINE void legacy_levels(const int TYPE, const uint8_t *c, __m512i lv[8]) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    if (TYPE == SLM_TYPE_Q8_0) {
+        _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)
+            lv[k] = _mm512_xor_si512(_mm512_loadu_si512(c + 32 + 64 * k), _mm512_set1_epi8((char)0x80));
+        return;
+    }
+    const int qs = TYPE == SLM_TYPE_Q5_0 ? 96 : 32;
+    SLM_UNROLL for (int k = 0; k < 4; k++) {
+        const __m512i q = _mm512_loadu_si512(c + qs + 64 * k);
+        lv[k] = _mm512_and_si512(q, m4);
+        lv[k + 4] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        if (TYPE == SLM_TYPE_Q5_0) {
+            const __m512i qh = _mm512_loadu_si512(c + 32), b16 = _mm512_set1_epi8(16);
+            const __m512i bits = _mm512_set1_epi32(k % 2 ? (int)0x80402010u : 0x08040201);
+            const __mmask64 ml = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, spread_byte(k / 2)), bits);
+            const __mmask64 mh = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, spread_byte(2 + k / 2)), bits);
+            lv[k] = _mm512_mask_add_epi8(lv[k], ml, lv[k], b16);
+            lv[k + 4] = _mm512_mask_add_epi8(lv[k + 4], mh, lv[k + 4], b16);
         }
-        SLM_UNROLL for (int t = 0; t < NX; t++) store_rows(out + (size_t)t * os + g * 16, acc[t], n_rows - g * 16);
     }
 }
 
-/* Q8_0: levels + 128 (unsigned), offset -128 sum y. */
-#define Q8_0_COL (SLM_PACK_ROWS * sizeof(block_q8_0))
-
-SLM_INLINE void q8_0_groups(const int NX, int64_t nb, const uint8_t *w, int64_t ng, const uint8_t *x, size_t xs,
-                            float *out, size_t os, int64_t n_rows, const int32_t *zy, const float *dy, int pre) {
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
+/* Groups [0, ng) of TYPE (COL bytes per block column, level offset Z)
+ * against NX tokens; zy[t][b] = -Z * sum y, dy[t][b] = the token's block
+ * scale (pre = 1), or formed here per block (pre = 0). */
+SLM_INLINE void legacy_groups(const int TYPE, const size_t COL, const int Z, const int NX, int64_t nb,
+                              const uint8_t *w, int64_t ng, const uint8_t *x, size_t xs, float *out, size_t os,
+                              int64_t n_rows, const int32_t *zy, const float *dy, int pre) {
     for (int64_t g = 0; g < ng; g++) {
-        const uint8_t *gp = w + (size_t)g * (size_t)nb * Q8_0_COL;
+        const uint8_t *gp = w + (size_t)g * (size_t)nb * COL;
         __m512 acc[4];
         SLM_UNROLL for (int t = 0; t < NX; t++) acc[t] = _mm512_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *c = gp + (size_t)b * Q8_0_COL;
+            const uint8_t *c = gp + (size_t)b * COL;
             const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)c));
             __m512i lv[8];
-            _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)
-                lv[k] = _mm512_xor_si512(_mm512_loadu_si512(c + 32 + 64 * k), flip);
+            legacy_levels(TYPE, c, lv);
             SLM_UNROLL for (int t = 0; t < NX; t++) {
                 const block_q8_0 *y = XROW(block_q8_0, x, xs, t) + b;
-                const int32_t z = pre ? zy[t * nb + b] : -128 * sum32(y->qs);
+                const int32_t z = pre ? zy[t * nb + b] : -Z * sum32(y->qs);
                 const float d = pre ? dy[t * nb + b] : slm_fp16_to_fp32(y->d);
                 __m512i s0 = _mm512_set1_epi32(z), s1 = _mm512_setzero_si512();
                 SLM_UNROLL for (int k = 0; k < 4; k++) {
@@ -202,7 +150,7 @@ SLM_INLINE void q8_0_terms(const uint8_t *x, size_t xs, int nx, int64_t nb, int 
         }
 }
 
-#define LEGACY_ENTRY(T, Z)                                                                                      \
+#define LEGACY_ENTRY(T, TYPE, BLOCK, Z)                                                                        \
     static void gemv_##T(int64_t n, const uint8_t *w, int64_t ng, const void *xv, size_t xs, int nx, float *out, \
                          size_t os, int64_t n_rows) {                                                           \
         const uint8_t *x = xv;                                                                                  \
@@ -211,16 +159,17 @@ SLM_INLINE void q8_0_terms(const uint8_t *x, size_t xs, int nx, int64_t nb, int 
         float dy[SLM_TILE_COLS * PRE_BLOCKS];                                                                   \
         const int pre = nb <= PRE_BLOCKS;                                                                       \
         if (pre) q8_0_terms(x, xs, nx, nb, Z, zy, dy);                                                          \
+        const size_t col = COL_BYTES(BLOCK);                                                                    \
         switch (nx) {                                                                                           \
-        case 1: T##_groups(1, nb, w, ng, x, xs, out, os, n_rows, zy, dy, pre); break;                           \
-        case 2: T##_groups(2, nb, w, ng, x, xs, out, os, n_rows, zy, dy, pre); break;                           \
-        case 3: T##_groups(3, nb, w, ng, x, xs, out, os, n_rows, zy, dy, pre); break;                           \
-        default: T##_groups(4, nb, w, ng, x, xs, out, os, n_rows, zy, dy, pre); break;                          \
+        case 1: legacy_groups(TYPE, col, Z, 1, nb, w, ng, x, xs, out, os, n_rows, zy, dy, pre); break;          \
+        case 2: legacy_groups(TYPE, col, Z, 2, nb, w, ng, x, xs, out, os, n_rows, zy, dy, pre); break;          \
+        case 3: legacy_groups(TYPE, col, Z, 3, nb, w, ng, x, xs, out, os, n_rows, zy, dy, pre); break;          \
+        default: legacy_groups(TYPE, col, Z, 4, nb, w, ng, x, xs, out, os, n_rows, zy, dy, pre); break;         \
         }                                                                                                       \
     }
-LEGACY_ENTRY(q4_0, 8)
-LEGACY_ENTRY(q5_0, 16)
-LEGACY_ENTRY(q8_0, 128)
+LEGACY_ENTRY(q4_0, SLM_TYPE_Q4_0, block_q4_0, 8)
+LEGACY_ENTRY(q5_0, SLM_TYPE_Q5_0, block_q5_0, 16)
+LEGACY_ENTRY(q8_0, SLM_TYPE_Q8_0, block_q8_0, 128)
 
 /* ======================================================================== */
 /* Q4_K x Q8_K                                                               */
